@@ -1,0 +1,1 @@
+"""Adapters: Kubernetes and Prometheus behind small interfaces, plus pure manifest builders."""

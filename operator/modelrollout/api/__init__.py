@@ -1,0 +1,1 @@
+"""The resource API: pydantic models of ModelVersion and Rollout, the single source of the CRDs."""

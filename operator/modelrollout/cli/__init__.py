@@ -1,0 +1,1 @@
+"""The `modelrollout` command (also installed as the kubectl plugin `kubectl modelrollout`)."""

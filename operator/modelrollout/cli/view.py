@@ -1,0 +1,53 @@
+"""Rich rendering of a Rollout's status for humans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+
+def transition_line(rollout: dict[str, Any]) -> str:
+    """One line describing where a rollout is; printed whenever it changes."""
+    status = rollout.get("status") or {}
+    parts = [
+        f"phase={status.get('phase', '-')}",
+        f"stable={status.get('stableVersion', '-')}",
+        f"candidate={status.get('candidateVersion') or '-'}",
+        f"step={status.get('currentStep', '-') if status.get('currentStep') is not None else '-'}",
+        f"weight={status.get('canaryWeight', 0)}%",
+    ]
+    message = status.get("message")
+    return " ".join(parts) + (f"  {message}" if message else "")
+
+
+def status_view(rollout: dict[str, Any]) -> Group:
+    status = rollout.get("status") or {}
+    meta = rollout["metadata"]
+    summary = Table.grid(padding=(0, 2))
+    summary.add_row("Rollout", f"{meta['namespace']}/{meta['name']}")
+    for label, key in (
+        ("Phase", "phase"),
+        ("Stable", "stableVersion"),
+        ("Candidate", "candidateVersion"),
+        ("Step", "currentStep"),
+        ("Weight", "canaryWeight"),
+        ("Message", "message"),
+    ):
+        value = status.get(key)
+        summary.add_row(label, "-" if value is None else str(value))
+    conditions = Table("Condition", "Status", "Reason", "Message", title="Conditions")
+    for condition in status.get("conditions", []):
+        conditions.add_row(condition["type"], condition["status"], condition["reason"], condition.get("message", ""))
+    measurements = Table("Metric", "Version", "Value", "Baseline", "Verdict", "At", title="Measurements")
+    for m in (status.get("analysis") or {}).get("measurements", [])[-10:]:
+        verdict = Text(m["verdict"], style={"pass": "green", "fail": "red"}.get(m["verdict"], "yellow"))
+        measurements.add_row(
+            m["metric"], m["version"], str(m.get("value", "-")), str(m.get("baseline", "-")), verdict, m["at"]
+        )
+    history = Table("Version", "Outcome", "Reason", "At", title="History")
+    for entry in status.get("history", [])[-10:]:
+        history.add_row(entry["version"], entry["outcome"], entry.get("reason", ""), entry["at"])
+    return Group(summary, conditions, measurements, history)

@@ -1,0 +1,48 @@
+"""Desired-state actions the core asks the adapters to apply. Each is idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from modelrollout.api.modelversion import LifecycleStage
+
+ServiceRole = Literal["active", "preview", "canary"]
+
+
+@dataclass(frozen=True)
+class EnsureDeployment:
+    """The Deployment of `version` exists with `replicas` replicas."""
+
+    version: str  # ModelVersion name
+    replicas: int
+
+
+@dataclass(frozen=True)
+class SetServiceSelector:
+    """Service `service` selects the pods of `version_label`, or every version of the rollout if None."""
+
+    service: str
+    role: ServiceRole
+    version_label: str | None
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    """A Kubernetes Event on the Rollout."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SetModelVersionStage:
+    """Record a lifecycle transition in the ModelVersion's status."""
+
+    version: str
+    stage: LifecycleStage
+    reason: str
+
+
+Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage

@@ -1,0 +1,44 @@
+"""What the operator observed in the cluster, reduced to what decisions need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from modelrollout.api.modelversion import ModelVersion
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """One version's Deployment as last observed."""
+
+    version: str  # ModelVersion name (from the Deployment's annotation)
+    name: str
+    label: str  # the modelrollout.io/version label value of its pods
+    replicas: int  # spec.replicas
+    ready: int  # status.readyReplicas of the current generation's pods
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A Service the operator owns: its selector."""
+
+    name: str
+    selector: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything a reconcile pass looks at besides the Rollout itself."""
+
+    deployments: Mapping[str, DeploymentState] = field(default_factory=dict)  # by ModelVersion name
+    services: Mapping[str, ServiceState] = field(default_factory=dict)  # by Service name
+    model_versions: Mapping[str, ModelVersion] = field(default_factory=dict)  # by name
+
+    def ready(self, version: str | None) -> int:
+        state = self.deployments.get(version) if version else None
+        return state.ready if state else 0
+
+    def replicas(self, version: str | None) -> int:
+        state = self.deployments.get(version) if version else None
+        return state.replicas if state else 0

@@ -1,0 +1,1 @@
+"""Thin kopf glue: observe, ask the core, apply, write status."""

@@ -1,0 +1,97 @@
+"""The kopf handlers. Thin on purpose: watch events wake per-Rollout workers; workers reconcile.
+
+Only `on.event` handlers are used: they need no finalizers and store nothing on the objects,
+so deleting a Rollout or a namespace never waits for the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from modelrollout.adapters.kube import KubernetesGateway, load_api_client
+from modelrollout.api.common import GROUP, VERSION
+from modelrollout.api.labels import ROLLOUT_LABEL
+from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
+from modelrollout.core.lifecycle import registered
+from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
+from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
+from modelrollout.handlers.workers import WorkerRegistry
+
+log = logging.getLogger(__name__)
+
+
+class OperatorState:
+    """What the handlers share; built at startup from the environment."""
+
+    registry: WorkerRegistry | None = None
+    gateway: KubernetesGateway | None = None
+
+
+STATE = OperatorState()
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.peering.standalone = True
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
+    analyzer = PrometheusAnalyzer(gateway)
+    STATE.gateway = gateway
+    STATE.registry = WorkerRegistry(
+        lambda namespace, name: reconcile_rollout(gateway, namespace, name, analyzer, utcnow)
+    )
+
+
+@kopf.on.cleanup()
+async def shutdown(**_: Any) -> None:
+    if STATE.registry is not None:
+        await STATE.registry.stop_all()
+
+
+@kopf.on.event(GROUP, VERSION, "rollouts")
+async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
+    if STATE.registry is None or namespace is None or name is None:
+        return
+    if event["type"] == "DELETED":
+        await STATE.registry.stop(namespace, name)
+    else:
+        STATE.registry.wake(namespace, name)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
+async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """Readiness changes of a version's pods move a rollout forward without waiting for a resync."""
+    if STATE.registry is not None and namespace is not None:
+        STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+
+
+@kopf.on.event(GROUP, VERSION, "modelversions")
+async def model_version_event(
+    event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
+) -> None:
+    """Register new versions in the registry (status.stage) and let rollouts re-validate."""
+    if namespace is None or name is None or event["type"] == "DELETED":
+        return
+    try:
+        spec = ModelVersionSpec.model_validate(dict(body.get("spec", {})))
+        status = ModelVersionStatus.model_validate(dict(body.get("status", {}) or {})) if body.get("status") else None
+    except ValueError as error:
+        log.warning("ModelVersion %s/%s unreadable: %s", namespace, name, error)
+        return
+    update = registered(spec, status, utcnow())
+    if update is not None and STATE.gateway is not None:
+        await asyncio.to_thread(
+            STATE.gateway.patch_model_version_status,
+            namespace,
+            name,
+            update.model_dump(by_alias=True, exclude_none=True, mode="json"),
+        )
+    if STATE.registry is not None:
+        STATE.registry.wake_namespace(namespace)

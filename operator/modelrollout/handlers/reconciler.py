@@ -1,0 +1,194 @@
+"""One reconcile pass for one Rollout: observe -> validate -> analyse -> core -> apply -> status.
+
+Runs in a worker thread (all I/O here is blocking). Safe to kill at any line: the core's
+actions are desired states, and the status write is guarded by the resourceVersion read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from modelrollout.adapters.kube import KubeGateway
+from modelrollout.adapters.manifests import deployment_manifest, service_manifest
+from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
+from modelrollout.api.modelversion import ModelVersion
+from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
+from modelrollout.api.validation import validate_rollout
+from modelrollout.core import naming
+from modelrollout.core.actions import (
+    Action,
+    EmitEvent,
+    EnsureDeployment,
+    SetModelVersionStage,
+    SetServiceSelector,
+)
+from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
+from modelrollout.core.invalid import unreadable_spec_status
+from modelrollout.core.lifecycle import with_stage
+from modelrollout.core.machine import RolloutInput, reconcile
+from modelrollout.core.observed import DeploymentState, Observed, ServiceState
+from modelrollout.core.scope import analysis_scope
+
+log = logging.getLogger(__name__)
+
+# Look again at least this often, even when nothing wakes the worker.
+RESYNC_SECONDS = 15.0
+INVALID_RECHECK_SECONDS = 30.0
+
+
+class Analyzer(Protocol):
+    """Measures the metrics in scope and folds them into the analysis status and a summary."""
+
+    def __call__(
+        self,
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        scope: AnalysisScope,
+        now: datetime,
+    ) -> tuple[AnalysisStatus, AnalysisSummary, float | None]: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVersion]:
+    """Every ModelVersion of the namespace that parses (admission already validated them)."""
+    versions: dict[str, ModelVersion] = {}
+    for raw in kube.list_model_versions(namespace):
+        try:
+            versions[raw["metadata"]["name"]] = ModelVersion.model_validate(raw)
+        except ValidationError as error:
+            log.warning("ModelVersion %s/%s unreadable: %s", namespace, raw["metadata"]["name"], error)
+    return versions
+
+
+def observe(kube: KubeGateway, namespace: str, name: str, versions: Mapping[str, ModelVersion]) -> Observed:
+    deployments = {
+        d.model_version: DeploymentState(
+            version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready
+        )
+        for d in kube.list_deployments(namespace, name)
+    }
+    service_names = [naming.active_service(name), naming.preview_service(name), naming.canary_service(name)]
+    services = {
+        service: ServiceState(name=service, selector=selector)
+        for service, selector in kube.get_service_selectors(namespace, service_names).items()
+    }
+    return Observed(deployments=deployments, services=services, model_versions=dict(versions))
+
+
+def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) -> dict[str, ModelVersion]:
+    """A version this Rollout itself rejected is handled by the core (retry, spec change), not as invalid."""
+    view: dict[str, ModelVersion] = {}
+    for name, version in versions.items():
+        status = version.status
+        if status is not None and status.stage == "rejected" and status.rollout == rollout:
+            version = version.model_copy(update={"status": status.model_copy(update={"stage": "candidate"})})
+        view[name] = version
+    return view
+
+
+def reconcile_rollout(
+    kube: KubeGateway,
+    namespace: str,
+    name: str,
+    analyzer: Analyzer | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> float | None:
+    """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
+    raw = kube.get_rollout(namespace, name)
+    if raw is None:
+        return None
+    meta = raw["metadata"]
+    generation = int(meta.get("generation", 0))
+    raw_status = raw.get("status") or {}
+    status = RolloutStatus.model_validate(raw_status)
+    now = clock()
+    try:
+        spec = RolloutSpec.model_validate(raw.get("spec") or {})
+    except ValidationError as error:
+        message = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        write_status(kube, raw, raw_status, unreadable_spec_status(status, generation, message, now))
+        return INVALID_RECHECK_SECONDS
+
+    versions = read_model_versions(kube, namespace)
+    observed = observe(kube, namespace, name, versions)
+    invalid = tuple(validate_rollout(spec, versions_for_validation(versions, name), namespace))
+    control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
+
+    summary = NO_ANALYSIS
+    next_measurement: float | None = None
+    scope = None if invalid else analysis_scope(spec, status, observed)
+    if scope is not None and analyzer is not None:
+        status.analysis, summary, next_measurement = analyzer(raw, spec, status, scope, now)
+
+    decision = reconcile(
+        RolloutInput(
+            name=name,
+            namespace=namespace,
+            generation=generation,
+            spec=spec,
+            status=status,
+            observed=observed,
+            now=now,
+            control=control,
+            analysis=summary,
+            invalid=invalid,
+        )
+    )
+    for action in decision.actions:
+        apply_action(kube, raw, observed, action, now)
+    write_status(kube, raw, raw_status, decision.status)
+    if invalid:
+        return INVALID_RECHECK_SECONDS
+    waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
+    if next_measurement is not None:
+        waits.append(max(next_measurement, 0.2))
+    return min(waits)
+
+
+def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
+    namespace = rollout["metadata"]["namespace"]
+    name = rollout["metadata"]["name"]
+    if isinstance(action, EnsureDeployment):
+        existing = observed.deployments.get(action.version)
+        if existing is not None and existing.replicas == action.replicas:
+            return
+        model_version = observed.model_versions.get(action.version)
+        if model_version is not None:
+            kube.apply(deployment_manifest(rollout, action.version, model_version, action.replicas))
+        elif existing is not None:
+            kube.scale_deployment(namespace, existing.name, action.replicas)
+    elif isinstance(action, SetServiceSelector):
+        current = observed.services.get(action.service)
+        manifest = service_manifest(rollout, action.service, action.role, action.version_label)
+        if current is not None and dict(current.selector) == manifest["spec"]["selector"]:
+            return
+        kube.apply(manifest)
+    elif isinstance(action, EmitEvent):
+        kube.emit_event(rollout, action.type, action.reason, action.message)
+    elif isinstance(action, SetModelVersionStage):
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            return
+        status = with_stage(model_version.status, action.stage, action.reason, name, now)
+        if status is not None:
+            kube.patch_model_version_status(
+                namespace, action.version, status.model_dump(by_alias=True, exclude_none=True, mode="json")
+            )
+
+
+def write_status(kube: KubeGateway, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
+    """Write only real changes; a conflict is left to the next pass."""
+    new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    old = RolloutStatus.model_validate(raw_status).model_dump(by_alias=True, exclude_none=True, mode="json")
+    if new == old and raw_status:
+        return True
+    return kube.replace_rollout_status(rollout, new)

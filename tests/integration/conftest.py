@@ -1,0 +1,53 @@
+"""Fixtures of the integration suite that need more than the bare control plane of tests/conftest.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+from rollouts import Cluster
+
+from modelrollout.api.crd import RESOURCES
+from modelrollout.devenv import LocalCluster
+from modelrollout.devenv.operator import OperatorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT / "crds"
+
+
+def install_crds(cluster: LocalCluster, crd_dir: Path = CRD_DIR) -> None:
+    """Applies the checked-in CRDs and waits until the API server serves them."""
+    # Server-side apply: no last-applied annotation (CRDs grow past its 256 KiB limit), and it
+    # updates CRDs that an earlier test run left in a reused cluster.
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=modelrollout-tests",
+        "-f",
+        str(crd_dir),
+    )
+    names = [f"crd/{resource.name}" for resource in RESOURCES]
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: LocalCluster) -> LocalCluster:
+    """The cluster with the ModelVersion and Rollout CRDs installed (once per test run)."""
+    install_crds(cluster)
+    return cluster
+
+
+@pytest.fixture
+def operator(crds: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The operator as its own process, watching only this test's namespace."""
+    process = OperatorProcess(crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace]).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def kube(api_client: client.ApiClient, namespace: str) -> Cluster:
+    return Cluster(api_client, namespace)

@@ -1,0 +1,200 @@
+"""The Prometheus adapter's pure parts: reading results, errors, measuring through a MetricsSource."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_api_client.exceptions import PrometheusApiClientException
+
+from modelrollout.adapters.prometheus import (
+    PROMETHEUS_URL_ENV,
+    PrometheusSource,
+    QueryResult,
+    UnavailableSource,
+    _http_error,
+    clear_client_cache,
+    measure,
+    prometheus_source,
+    run_analysis,
+    scalar_from_result,
+)
+from modelrollout.analysis.metrics import resolve_metric
+from modelrollout.analysis.plan import MetricQuery, RolloutIdentity
+from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, MetricSpec, PrometheusSpec
+from modelrollout.core.analysis_contract import AnalysisScope
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("result", "value", "error"),
+    [
+        ([{"metric": {}, "value": [1700000000.1, "0.05"]}], 0.05, None),
+        ([{"metric": {"version": "2.4.0"}, "value": [1700000000, "3"]}], 3.0, None),
+        ([1700000000.1, "0.25"], 0.25, None),  # a scalar result
+        ([], None, "no data"),
+        (
+            [{"metric": {"a": "1"}, "value": [1, "1"]}, {"metric": {"a": "2"}, "value": [1, "2"]}],
+            None,
+            "2 series",
+        ),
+        ([{"metric": {}, "values": [[1, "1"], [2, "2"]]}], None, "range vector"),
+        ([{"metric": {}, "value": [1, "abc"]}], None, "not a number"),
+        ([1700000000.1, "hello"], None, "not a number"),
+        ({"resultType": "vector"}, None, "unexpected"),
+    ],
+)
+def test_scalar_from_result(result: object, value: float | None, error: str | None) -> None:
+    parsed = scalar_from_result(result)
+    assert parsed.value == value
+    if error is None:
+        assert parsed.error is None
+    else:
+        assert parsed.error is not None and error in parsed.error
+
+
+@pytest.mark.parametrize(("text", "check"), [("NaN", math.isnan), ("+Inf", math.isinf), ("-Inf", math.isinf)])
+def test_non_finite_values_pass_through_for_evaluation(text: str, check: object) -> None:
+    parsed = scalar_from_result([{"metric": {}, "value": [1, text]}])
+    assert parsed.error is None and parsed.value is not None and check(parsed.value)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            'HTTP Status Code 400 (b\'{"status":"error","errorType":"bad_data","error":"parse error: unexpected"}\')',
+            "Prometheus answered HTTP 400: parse error: unexpected",
+        ),
+        ("HTTP Status Code 503 (b'Service Unavailable')", "Prometheus answered HTTP 503"),
+        ("something else", "something else"),
+    ],
+)
+def test_http_errors_are_summarised(message: str, expected: str) -> None:
+    assert _http_error(PrometheusApiClientException(message)) == expected
+
+
+class FakeSource:
+    """Answers from a table and records the queries asked."""
+
+    def __init__(self, answers: dict[str, QueryResult], default: QueryResult | None = None) -> None:
+        self.answers = answers
+        self.default = default or QueryResult(error="no data")
+        self.asked: list[str] = []
+
+    def query_scalar(self, promql: str) -> QueryResult:
+        self.asked.append(promql)
+        return self.answers.get(promql, self.default)
+
+
+def query(name: str, metric: dict[str, object], baseline: str | None = None) -> MetricQuery:
+    resolved = resolve_metric(MetricSpec.model_validate({"name": name, "query": "q", **metric}), AnalysisSpec())
+    return MetricQuery(metric=name, version="v2", resolved=resolved, query=f"q-{name}", baseline_query=baseline)
+
+
+def test_measure_evaluates_each_query() -> None:
+    source = FakeSource(
+        {
+            "q-err": QueryResult(value=0.2013),
+            "q-lat": QueryResult(value=0.3),
+            "base-lat": QueryResult(value=0.1),
+            "q-nan": QueryResult(value=math.nan),
+        }
+    )
+    queries = [
+        query("err", {"max": 0.05}),
+        query("lat", {"maxRatioToBaseline": 1.5}, baseline="base-lat"),
+        query("nan", {"maxRatioToBaseline": 1.5}, baseline="base-nan"),
+        query("missing", {"max": 1}),
+        MetricQuery(metric="broken", version="v2", error="unknown preset 'x'"),
+    ]
+    results = measure(source, queries, NOW)
+    assert [(r.metric, r.verdict) for r in results] == [
+        ("err", "fail"),
+        ("lat", "fail"),
+        ("nan", "inconclusive"),
+        ("missing", "inconclusive"),
+        ("broken", "inconclusive"),
+    ]
+    assert results[0].message == "err=0.2013 above max 0.05"
+    assert results[1].baseline == 0.1
+    assert results[3].message == "missing: no data"
+    assert results[4].message == "broken: unknown preset 'x'"
+    # No baseline query for a value that is inconclusive anyway; none for a planned error.
+    assert source.asked == ["q-err", "q-lat", "base-lat", "q-nan", "q-missing"]
+
+
+def test_measure_stops_asking_an_unreachable_prometheus() -> None:
+    source = FakeSource({"q-a": QueryResult(error="cannot reach Prometheus", connection_failed=True)})
+    results = measure(source, [query("a", {"max": 1}), query("b", {"max": 1})], NOW)
+    assert [r.verdict for r in results] == ["inconclusive", "inconclusive"]
+    assert results[1].message == "b: cannot reach Prometheus"
+    assert source.asked == ["q-a"]
+
+
+def test_no_address_means_an_unavailable_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROMETHEUS_URL_ENV, raising=False)
+    source = prometheus_source(None)
+    assert isinstance(source, UnavailableSource)
+    result = source.query_scalar("vector(1)")
+    assert result.value is None and result.error is not None and PROMETHEUS_URL_ENV in result.error
+
+
+def test_address_from_spec_then_default_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROMETHEUS_URL_ENV, "http://env:9090")
+    spec = PrometheusSpec(address="http://spec:9090/", timeout="2s", insecure_skip_verify=True)
+    from_spec = prometheus_source(spec, default_address="http://default:9090")
+    from_default = prometheus_source(PrometheusSpec(), default_address="http://default:9090")
+    from_env = prometheus_source(None)
+    assert isinstance(from_spec, PrometheusSource)
+    assert isinstance(from_default, PrometheusSource)
+    assert isinstance(from_env, PrometheusSource)
+    assert (from_spec.address, from_spec.timeout) == ("http://spec:9090", 2.0)
+    assert from_spec.client._session.verify is False
+    assert from_default.address == "http://default:9090"
+    assert from_default.client._session.verify is True
+    assert from_env.address == "http://env:9090"
+    clear_client_cache()
+
+
+def test_clients_are_cached_per_address_token_and_tls() -> None:
+    def client(token: str | None, skip: bool = False) -> object:
+        source = prometheus_source(
+            PrometheusSpec(address="http://p:9090", insecure_skip_verify=skip), bearer_token=token
+        )
+        assert isinstance(source, PrometheusSource)
+        return source.client
+
+    assert client("a") is client("a")
+    assert client("a") is not client("b")
+    assert client("a") is not client("a", skip=True)
+    assert client(None) is client(None)
+    clear_client_cache()
+
+
+def test_plan_measure_fold_round_trip() -> None:
+    analysis = AnalysisSpec.model_validate(
+        {"interval": "30s", "metrics": [{"name": "error-rate", "preset": "errorRate"}]}
+    )
+    scope = AnalysisScope(
+        version="chat-2-0-0",
+        version_label="2.0.0",
+        stable_version=None,
+        stable_label=None,
+        step_metrics=("error-rate",),
+        step_since="2026-01-02T03:04:00Z",
+    )
+    identity = RolloutIdentity(rollout="chat", namespace="prod", model="chat")
+    source = FakeSource({}, default=QueryResult(value=0.01))
+    status: AnalysisStatus | None = None
+    for tick in range(4):  # a reconcile every 20s
+        status, summary = run_analysis(
+            source, scope, analysis, status, NOW + timedelta(seconds=20 * tick), identity=identity
+        )
+    # Measured at 0s and 40s (20s and 60s were within the interval), all passing.
+    assert status is not None
+    assert [m.at for m in status.measurements] == ["2026-01-02T03:04:05Z", "2026-01-02T03:04:45Z"]
+    assert summary.step_passed and summary.critical_failure is None and summary.no_data is None
+    assert len(source.asked) == 2  # nothing is queried when nothing is due
