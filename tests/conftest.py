@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from kubernetes import client
@@ -21,6 +23,17 @@ from modelrollout.sim import SimulatorFleet
 
 # Fixture name -> marker added to every test that (directly or indirectly) uses it.
 _MARKER_FOR_FIXTURE = {"cluster": "cluster", "prometheus": "prometheus"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI runners stop a job with SIGTERM, which by default ends Python without cleanup. As a
+    # KeyboardInterrupt, pytest tears fixtures down and the control plane's temp dirs go too.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

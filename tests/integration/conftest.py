@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from rollouts import Cluster
+from rollouts import Cluster, NodeGate, Timeline
 
 from modelrollout.api.crd import RESOURCES
 from modelrollout.devenv import LocalCluster
@@ -51,3 +51,21 @@ def operator(crds: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[Ope
 @pytest.fixture
 def kube(api_client: client.ApiClient, namespace: str) -> Cluster:
     return Cluster(api_client, namespace)
+
+
+@pytest.fixture
+def timeline(cluster: LocalCluster, namespace: str) -> Iterator[Timeline]:
+    """Watches the namespace's Services, Pods, Deployments and Rollouts for the whole test."""
+    api = cluster.api_client()
+    recorder = Timeline(api, namespace).start()
+    yield recorder
+    recorder.stop()
+    api.close()
+
+
+@pytest.fixture
+def gate(api_client: client.ApiClient, namespace: str) -> Iterator[NodeGate]:
+    """Keeps the pods of gated ModelVersions Pending until `gate.open()`."""
+    node_gate = NodeGate(api_client, namespace)
+    yield node_gate
+    node_gate.close()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fakecluster import Driver, blue_green_spec, mv_name, new_driver, steps_pass, steps_wait
 
-from modelrollout.api.common import parse_time
+from modelrollout.api.common import format_time, parse_time
 from modelrollout.core.analysis_contract import AnalysisSummary
 
 V1 = mv_name("1.0.0")
@@ -49,7 +49,9 @@ def test_auto_promotion_after_auto_promotion_seconds(seconds: int) -> None:
         if driver.service("active") == V1:
             assert elapsed < seconds
             assert decision.requeue_after == pytest.approx(seconds - elapsed)
-            assert driver.status.message == f"auto-promotion in {int(seconds - elapsed)}s"
+            # The message names the moment, so it (and status) stays put while waiting.
+            until = format_time(ready_at + timedelta(seconds=seconds))
+            assert driver.status.message == f"preview ready; auto-promotion at {until}"
         else:
             assert elapsed >= seconds
     assert driver.status.phase == "Healthy"
@@ -140,7 +142,17 @@ def test_candidate_pod_lost_before_the_switch_takes_the_preview_back() -> None:
     driver = new_driver(blue_green_spec(autoPromotionEnabled=False))
     driver.run_until(lambda d: d.status.phase == "Paused")
     driver.cluster.make_unready(V2)
-    driver.check_invariants = False  # the preview selected the pods as they failed
     driver.step()
     assert driver.service("preview") == V1
     assert driver.status.phase == "Progressing"
+
+
+def test_candidate_losing_every_ready_pod_after_the_switch_switches_back() -> None:
+    driver = new_driver(blue_green_spec(postPromotionAnalysis=["error-rate"]), analysis=steps_wait)
+    driver.run_until(lambda d: d.status.phase == "Promoting")
+    driver.cluster.make_unready(V2)  # a crash loop: no analysis data will come either
+    decision = driver.step()
+    assert driver.service("active") == V1
+    assert driver.status.phase == "RolledBack"
+    assert driver.status.history[-1].reason == f"{V2} has no ready pod after the switch"
+    assert any(a for a in decision.actions if getattr(a, "reason", "") == "RolledBack")

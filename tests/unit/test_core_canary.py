@@ -272,3 +272,14 @@ def test_spec_paused_holds_the_current_weight() -> None:
     driver.edit(paused=False)
     driver.run_until(lambda d: d.status.phase == "Healthy")
     assert driver.status.stable_version == V2
+
+
+def test_candidate_pods_failing_take_the_canary_service_back_to_stable() -> None:
+    driver = new_driver(canary_spec(steps=[{"setWeight": 25}, {"pause": {}}]))
+    driver.run_until(lambda d: d.status.phase == "Paused")
+    assert driver.service("canary") == V2
+    driver.cluster.make_unready(V2)
+    driver.step()
+    assert driver.service("canary") == V1
+    assert driver.service("active") == V1
+    assert driver.status.canary_weight == 0

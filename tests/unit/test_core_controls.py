@@ -208,3 +208,17 @@ def test_blue_green_promote_before_the_preview_is_ready_waits_for_it() -> None:
     assert driver.status.blue_green is not None and driver.status.blue_green.promotion_approved
     driver.run_until(lambda d: d.status.phase == "Healthy")
     assert driver.service("active") == V2
+
+
+def test_stable_deployment_deleted_while_paused_comes_back() -> None:
+    driver = ABORT_POINTS["weight-25"]()
+    driver.send("pause")
+    driver.run(2)
+    driver.cluster.delete_deployment(V1)
+    driver.check_invariants = False  # the deletion itself takes the stable pods away
+    driver.step()
+    assert driver.cluster.replicas(V1) == driver.spec.replicas
+    driver.check_invariants = True
+    driver.run(5)
+    assert driver.status.phase == "Paused"
+    assert driver.cluster.ready(V1) == driver.spec.replicas

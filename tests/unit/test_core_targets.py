@@ -179,3 +179,29 @@ def test_promote_full_with_pods_that_never_become_ready_hits_the_deadline() -> N
     driver.run_until(lambda d: d.status.phase == "RolledBack", max_passes=100)
     assert driver.status.history[-1].outcome == "Aborted"
     assert driver.service("active") == V1
+
+
+def test_back_to_back_rollouts_wait_for_the_previous_stable_without_hitting_the_deadline() -> None:
+    # The version promoted before last is kept for 15 minutes (fast undo); the next canary cannot
+    # put both versions behind the stable Service until it is gone, and that is not a stall.
+    spec = canary_spec(steps=[{"setWeight": 50}], scaleDownDelaySeconds=900, progressDeadlineSeconds=600)
+    driver = new_driver(spec)
+    driver.run_until(lambda d: d.status.phase == "Healthy")
+    driver.set_target("1.2.0")
+    driver.run(10)
+    assert driver.service("active") == V2, "no selector over every version while 1.0.0 still has pods"
+    assert driver.status.message == "step 1/1: waiting for older versions to scale down"
+    driver.run_until(lambda d: d.status.phase in ("Healthy", "RolledBack"), max_passes=400)
+    assert driver.status.history[-1].outcome == "Promoted"
+    assert driver.status.stable_version == V3
+
+
+def test_services_left_from_another_strategy_follow_the_stable_version() -> None:
+    driver = new_driver(blue_green_spec("1.0.0"))
+    assert driver.service("preview") == V1
+    driver.edit(strategy={"canary": {"steps": [{"setWeight": 50}], "scaleDownDelaySeconds": 0}}, targetVersion=V2)
+    driver.run_until(lambda d: d.status.phase == "Healthy")
+    driver.settle()
+    assert driver.service("preview") == V2
+    assert driver.cluster.replicas(V1) == 0, "the old preview selector does not keep 1.0.0 running"
+    assert driver.status.pending_scale_downs == []

@@ -36,6 +36,8 @@ class TestSimParams:
         ("changes", "message"),
         [
             ({"error_rate": 1.5}, "between 0 and 1"),
+            ({"hallucination_rate": 1.01}, "between 0 and 1"),
+            ({"hallucination_rate": -0.1}, ">= 0"),
             ({"quality": -0.1}, ">= 0"),
             ({"latency_ms": float("nan")}, "finite"),
             ({"rps": 1e9}, "at most"),
@@ -53,6 +55,10 @@ class TestSimParams:
         params = params_from_args(args)
         assert (params.error_rate, params.rps) == (0.25, 0.0)
         assert (args.version, args.seed) == ("2.0.0", 3)
+
+    def test_hallucination_rate_defaults_to_zero_and_has_a_flag(self) -> None:
+        assert SimParams().hallucination_rate == 0.0
+        assert params_from_args(parse_args(["--hallucination-rate", "0.05"])).hallucination_rate == 0.05
 
 
 class TestSampling:
@@ -90,6 +96,19 @@ class TestSampling:
         samples = [sample_request(params, rng) for _ in range(self.N)]
         assert statistics.fmean(s.cost_usd for s in samples) == pytest.approx(0.002, rel=0.01)
         assert statistics.fmean(s.tokens for s in samples) == pytest.approx(400, rel=0.01)
+
+    def test_hallucinations_follow_the_rate_among_successful_requests(self) -> None:
+        rng = random.Random(7)
+        params = SimParams(error_rate=0.3, hallucination_rate=0.1)
+        samples = [sample_request(params, rng) for _ in range(self.N)]
+        successful = [s for s in samples if s.success]
+        assert not any(s.hallucinated for s in samples if not s.success)
+        rate = sum(s.hallucinated for s in successful) / len(successful)
+        assert abs(rate - 0.1) < 5 * math.sqrt(0.1 * 0.9 / len(successful))
+
+    def test_no_hallucinations_by_default(self) -> None:
+        rng = random.Random(8)
+        assert not any(sample_request(SimParams(), rng).hallucinated for _ in range(1000))
 
     def test_zero_jitter_is_exact(self) -> None:
         rng = random.Random(6)
@@ -131,11 +150,22 @@ class TestSimulator:
         assert registry.get_sample_value("model_request_duration_seconds_count") == 100
         assert registry.get_sample_value("model_quality_score_count") == success
         assert (registry.get_sample_value("model_cost_usd_total") or 0) > 0
+        assert registry.get_sample_value("model_hallucinations_total") == 0
+
+    def test_hallucinations_are_counted(self) -> None:
+        simulator = Simulator("r", "1.0.0", SimParams(rps=1000, error_rate=0.5, hallucination_rate=0.2), seed=2)
+        simulator.generate(1.0, TrafficPacer())
+        registry = simulator.metrics.registry
+        success = registry.get_sample_value("model_requests_total", {"outcome": "success"}) or 0
+        hallucinations = registry.get_sample_value("model_hallucinations_total") or 0
+        assert 0 < hallucinations < success
+        assert hallucinations / success == pytest.approx(0.2, abs=5 * math.sqrt(0.2 * 0.8 / success))
 
     def test_both_outcomes_are_exposed_before_any_traffic(self) -> None:
         text = Simulator("r", "1", SimParams(rps=0)).metrics.exposition().decode()
         assert 'model_requests_total{outcome="error"} 0.0' in text
         assert 'model_requests_total{outcome="success"} 0.0' in text
+        assert "model_hallucinations_total 0.0" in text
 
 
 @pytest.fixture

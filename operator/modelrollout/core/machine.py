@@ -367,11 +367,18 @@ class _Pass:
         return 30
 
     def service_roles(self) -> tuple[ServiceRole, ...]:
+        """The Services of the strategy, plus any left from an earlier one (they follow the stable
+        version, or the version they still select could never be scaled down)."""
+        roles: list[ServiceRole] = ["active"]
         if self.spec.strategy.blue_green is not None:
-            return ("active", "preview")
+            roles.append("preview")
         if self.spec.strategy.canary is not None:
-            return ("active", "canary")
-        return ("active",)
+            roles.append("canary")
+        if "preview" not in roles and naming.preview_service(self.inp.name) in self.observed.services:
+            roles.append("preview")
+        if "canary" not in roles and naming.canary_service(self.inp.name) in self.observed.services:
+            roles.append("canary")
+        return tuple(roles)
 
     # ------------------------------------------------------------- steady state
 
@@ -510,10 +517,12 @@ class _Pass:
         self.condition("Paused", True, condition_reason, reason)
 
     def keep_current_shape(self) -> None:
-        """Re-assert the replica counts already in place (a deleted Deployment comes back)."""
+        """Re-assert the replica counts already in place; a deleted stable Deployment comes back."""
         for version in (self.status.stable_version, self.status.candidate_version):
             if version is not None and version in self.observed.deployments:
                 self.ensure(version, self.observed.replicas(version))
+        if self.status.stable_version not in self.observed.deployments:
+            self.ensure(self.status.stable_version, self.spec.replicas)
 
     def deadline_exceeded(self, waiting_for: str) -> bool:
         """Abort when readiness has not come within progressDeadlineSeconds of the last progress."""
@@ -614,8 +623,7 @@ class _Pass:
         elif stable_ready >= 1:
             self.point("active", stable)
         # The canary Service selects the candidate while it has ready pods with a weight.
-        if not (want_candidate > 0 and self.point("canary", candidate)):
-            self.point("canary", stable)
+        self.point("canary", candidate if want_candidate > 0 and candidate_ready >= 1 else stable)
         in_place = (
             have_candidate == want_candidate
             and have_stable == want_stable
@@ -641,6 +649,16 @@ class _Pass:
             self.in_progress("Progressing", f"{label}: weight {weight}%")
             self.wait(0.5)
             return
+        assert candidate is not None and stable is not None
+        if self.observed.ready(candidate) >= split_replicas(self.spec.replicas, weight)[0] and not (
+            self.others_drained({stable, candidate})
+        ):
+            # Ready, but an older version still runs out its scale-down delay before both versions
+            # can share the stable Service: that is not a lack of progress.
+            self.status.progress_at = self.now_text
+            self.in_progress("Progressing", f"{label}: waiting for older versions to scale down")
+            self.wait()
+            return
         self.in_progress("Progressing", f"{label}: scaling {candidate} and {stable} to weight {weight}%")
         self.deadline_exceeded(f"{candidate} at weight {weight}%")
 
@@ -654,7 +672,9 @@ class _Pass:
             self.advance_step(f"{label}: pause of {step.pause.duration} done")
             self.wait(0.5)
             return
-        self.in_progress("Progressing", f"{label}: pausing {step.pause.duration} ({int(remaining)}s left)")
+        # The end time, not a countdown: the message (and so status) stays the same while pausing.
+        until = format_time(self.inp.now + timedelta(seconds=remaining))
+        self.in_progress("Progressing", f"{label}: pausing {step.pause.duration} until {until}")
         self.wait(remaining)
 
     def canary_finish(self, why: str) -> None:
@@ -712,7 +732,8 @@ class _Pass:
                     return
                 remaining = strategy.auto_promotion_seconds - self.since(bg.preview_ready_at)
                 if remaining > 0:
-                    self.in_progress("Progressing", f"auto-promotion in {int(remaining)}s")
+                    until = format_time(self.inp.now + timedelta(seconds=remaining))
+                    self.in_progress("Progressing", f"preview ready; auto-promotion at {until}")
                     self.wait(remaining)
                     return
             self.point("active", candidate)
@@ -728,6 +749,9 @@ class _Pass:
             return
 
         # Switched: post-promotion analysis decides whether the candidate stays.
+        if self.observed.ready(candidate) < 1 and self.observed.ready(stable) >= 1:
+            self.reject("RolledBack", f"{candidate} has no ready pod after the switch")
+            return
         self.point("active", candidate)
         self.point("preview", candidate)
         if strategy.post_promotion_analysis and not (self.summary.step_passed or self.status.promote_full):

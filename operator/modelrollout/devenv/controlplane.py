@@ -8,6 +8,7 @@ kube-scheduler and kwok (a fake kubelet that makes scheduled pods Running and Re
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import json
 import os
@@ -101,6 +102,9 @@ class LocalCluster:
         started = time.monotonic()
         self._deadline = started + self.start_timeout
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        # Also on an interrupted run: the processes' own atexit hook would stop them, this one
+        # removes the work dir too (registered later, so it runs first).
+        atexit.register(self.stop)
         try:
             self._start_api_server()
             self._start_controllers()
@@ -112,6 +116,7 @@ class LocalCluster:
         return self
 
     def stop(self, *, remove_work_dir: bool = True) -> None:
+        atexit.unregister(self.stop)
         for process in reversed(self._processes):
             process.stop()
         self._processes.clear()
@@ -120,6 +125,7 @@ class LocalCluster:
 
     def detach(self) -> dict[str, int]:
         """Leaves every component running after this interpreter exits; returns their pids."""
+        atexit.unregister(self.stop)
         for process in self._processes:
             process.detach()
         return self.pids()

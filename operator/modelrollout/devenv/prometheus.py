@@ -7,6 +7,7 @@ run time without a restart or reload.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -141,6 +142,7 @@ class LocalPrometheus:
     def start(self) -> LocalPrometheus:
         if self.running():
             return self
+        atexit.register(self.close)  # removes the work dir on an interrupted run, too
         self.write_config()
         self._process = ManagedProcess(
             "prometheus",
@@ -175,11 +177,15 @@ class LocalPrometheus:
             self._process = None
 
     def close(self) -> None:
+        """Stops the server for good and removes its temp dir."""
+        atexit.unregister(self.close)
         self.stop()
         if self._owns_work_dir and not self.keep_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def detach(self) -> None:
+        """Leaves the server running after this interpreter exits."""
+        atexit.unregister(self.close)
         if self._process is not None:
             self._process.detach()
 

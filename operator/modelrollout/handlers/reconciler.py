@@ -33,6 +33,7 @@ from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
 from modelrollout.core.observed import DeploymentState, Observed, ServiceState
 from modelrollout.core.scope import analysis_scope
+from modelrollout.core.support import unsupported_features
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,9 @@ def reconcile_rollout(
 
     versions = read_model_versions(kube, namespace)
     observed = observe(kube, namespace, name, versions)
-    invalid = tuple(validate_rollout(spec, versions_for_validation(versions, name), namespace))
+    invalid = tuple(
+        validate_rollout(spec, versions_for_validation(versions, name), namespace) + unsupported_features(spec)
+    )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 
     summary = NO_ANALYSIS

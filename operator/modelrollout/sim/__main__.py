@@ -1,4 +1,7 @@
-"""`python -m modelrollout.sim --port 8080 --rollout R --version V [--error-rate 0.01 ...]`"""
+"""`python -m modelrollout.sim --port 8080 --rollout R --version V [--error-rate 0.01 ...]`
+
+Every simulator parameter (SimParams) is a flag: --error-rate, --latency-ms, --hallucination-rate, ...
+"""
 
 from __future__ import annotations
 

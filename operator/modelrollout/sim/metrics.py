@@ -1,4 +1,5 @@
-"""The metrics a model server exposes (see "Metric conventions" in DESIGN.md).
+"""The metrics a model server exposes (see "Metric conventions" in DESIGN.md), plus
+`model_hallucinations_total` (successful answers flagged as hallucinated) for the hallucinationRate preset.
 
 No `rollout`/`version` labels here: Prometheus attaches those from the pod (or, locally, from
 the scrape target), as a PodMonitor relabeling would.
@@ -37,6 +38,9 @@ class ModelMetrics:
         )
         self.tokens = Counter("model_tokens", "Tokens processed.", registry=self.registry)
         self.cost = Counter("model_cost_usd", "Inference cost in US dollars.", registry=self.registry)
+        self.hallucinations = Counter(
+            "model_hallucinations", "Successful answers flagged as hallucinated.", registry=self.registry
+        )
         # Both outcomes exist from the start, so rate() of either is 0 rather than "no data".
         self.requests.labels(outcome="success")
         self.requests.labels(outcome="error")
@@ -48,6 +52,8 @@ class ModelMetrics:
             self.quality.observe(sample.quality)
         self.tokens.inc(sample.tokens)
         self.cost.inc(sample.cost_usd)
+        if sample.hallucinated:
+            self.hallucinations.inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -26,6 +26,7 @@ class SimParams:
     quality_jitter: float = 0.05  # standard deviation of the quality score
     cost_per_request: float = 0.002  # mean USD per request
     tokens_per_request: float = 400.0  # mean tokens per request
+    hallucination_rate: float = 0.0  # probability that a successful answer is flagged as hallucinated
     rps: float = 20.0  # synthetic requests per second; 0 = no synthetic traffic
 
     def __post_init__(self) -> None:
@@ -35,7 +36,7 @@ class SimParams:
                 raise InvalidParamsError(f"{field.name} must be a finite number, got {value!r}")
             if value < 0:
                 raise InvalidParamsError(f"{field.name} must be >= 0, got {value!r}")
-        for name in ("error_rate", "quality"):
+        for name in ("error_rate", "quality", "hallucination_rate"):
             if getattr(self, name) > 1:
                 raise InvalidParamsError(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if self.rps > MAX_RPS:

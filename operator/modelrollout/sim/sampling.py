@@ -6,6 +6,8 @@ The statistics are honest, so tests can check Prometheus against the configurati
   are positive and right-skewed, as real ones are);
 - quality: Beta with mean `quality` and standard deviation `quality_jitter`, only for successful
   requests (a failed request produced no answer to score);
+- hallucinated: Bernoulli(hallucination_rate), only for successful requests (a failed request gave
+  no answer to flag); not drawn at all when the rate is 0, so seeded streams without it are unchanged;
 - tokens: normal around tokens_per_request (10 % spread), at least 0; every request is billed,
   and cost scales with tokens so its mean is cost_per_request.
 """
@@ -26,6 +28,7 @@ class RequestSample:
     quality: float | None  # None for failed requests
     tokens: int
     cost_usd: float
+    hallucinated: bool = False  # only ever True for successful requests
 
 
 def lognormal_with_mean(rng: random.Random, mean: float, stdev: float) -> float:
@@ -51,11 +54,17 @@ def sample_request(params: SimParams, rng: random.Random) -> RequestSample:
     success = rng.random() >= params.error_rate
     duration_ms = lognormal_with_mean(rng, params.latency_ms, params.latency_jitter_ms)
     quality = beta_with_mean(rng, params.quality, params.quality_jitter) if success else None
+    hallucinated = success and params.hallucination_rate > 0 and rng.random() < params.hallucination_rate
     mean_tokens = params.tokens_per_request
     tokens = max(0, round(rng.gauss(mean_tokens, mean_tokens * 0.1))) if mean_tokens > 0 else 0
     cost = params.cost_per_request * (tokens / mean_tokens if mean_tokens > 0 else 1.0)
     return RequestSample(
-        success=success, duration_seconds=duration_ms / 1000, quality=quality, tokens=tokens, cost_usd=cost
+        success=success,
+        duration_seconds=duration_ms / 1000,
+        quality=quality,
+        tokens=tokens,
+        cost_usd=cost,
+        hallucinated=hallucinated,
     )
 
 

@@ -1,0 +1,44 @@
+"""Accepted-but-not-yet-implemented features are reported, never approximated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelrollout.api.rollout import RolloutSpec
+from modelrollout.core.support import unsupported_features
+
+
+def spec(strategy: dict[str, Any]) -> RolloutSpec:
+    return RolloutSpec.model_validate({"model": "m", "targetVersion": "m-1", "strategy": strategy})
+
+
+CANARY_STEPS = [{"setWeight": 50}]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ({"canary": {"steps": CANARY_STEPS}}, []),
+        ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"replicas": {}}}}, []),
+        ({"blueGreen": {}}, []),
+        (
+            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}},
+            ["trafficRouting.gatewayAPI: not supported"],
+        ),
+        (
+            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}},
+            ["trafficRouting.userHash: not supported"],
+        ),
+        (
+            {"abTest": {"variants": [{"version": "a", "weight": 50}, {"version": "b", "weight": 50}]}},
+            ["spec.strategy.abTest: A/B tests are not supported"],
+        ),
+    ],
+)
+def test_unsupported_features_are_named(strategy: dict[str, Any], expected: list[str]) -> None:
+    messages = unsupported_features(spec(strategy))
+    assert len(messages) == len(expected)
+    for message, fragment in zip(messages, expected, strict=True):
+        assert fragment in message
