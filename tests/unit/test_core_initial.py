@@ -191,3 +191,27 @@ def test_control_sent_while_invalid_is_handled_once_the_spec_is_fixed() -> None:
     driver.step()
     assert driver.status.phase == "RolledBack"
     assert driver.status.last_handled_control == driver.control
+
+
+def test_first_version_past_the_deadline_is_degraded_and_still_awaited() -> None:
+    spec = canary_spec("1.0.0")
+    spec.progress_deadline_seconds = 5
+    driver = new_driver(spec, stable=None, ready_after={"1.0.0": NEVER})
+    driver.run(30)
+    assert driver.status.phase == "Degraded"
+    assert driver.condition("Progressing").reason == "ProgressDeadlineExceeded"
+    assert [e.reason for e in driver.events()].count("ProgressDeadlineExceeded") == 1
+    assert driver.cluster.selectors == {}, "still no Service on a version without ready pods"
+    assert driver.cluster.deployments[V1].replicas == spec.replicas, "the version is kept, not scaled down"
+
+
+def test_first_target_replaced_before_ready_is_scaled_down() -> None:
+    driver = new_driver(canary_spec("1.0.0"), stable=None, ready_after={"1.0.0": NEVER, "1.1.0": 0})
+    driver.run(5)
+    assert driver.status.phase == "Initializing"
+    driver.set_target("1.1.0")
+    driver.run_until(lambda d: d.status.phase == "Healthy", max_passes=10)
+    driver.settle()
+    assert driver.status.stable_version == V2
+    assert driver.service("active") == V2
+    assert driver.cluster.deployments[V1].replicas == 0

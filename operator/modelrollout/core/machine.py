@@ -271,12 +271,27 @@ class _Pass:
     def initialize(self, target: str) -> None:
         """No stable version yet: the target serves directly, there is nothing to protect."""
         replicas = self.spec.replicas
+        if target not in self.observed.deployments or self.status.started_at is None:
+            self.status.started_at = self.now_text  # a new first target: its deadline starts now
         self.ensure(target, replicas)
+        # A first target replaced before it became ready: nothing selects it, so it goes.
+        self.cleanup(keep={target})
         self.status.observed_generation = self.inp.generation
         if self.observed.ready(target) < 1:
-            self.status.phase = "Initializing"
-            self.status.message = f"waiting for {target} to become ready"
-            self.condition("Available", False, "NoReadyReplicas", self.status.message)
+            deadline = self.spec.progress_deadline_seconds
+            if self.since(self.status.started_at) > deadline:
+                # Nothing to roll back to: report it, and keep waiting in case it recovers.
+                message = f"ProgressDeadlineExceeded: {target} has no ready replica after {deadline}s"
+                if self.status.phase != "Degraded":
+                    self.event("ProgressDeadlineExceeded", message, warning=True)
+                self.status.phase = "Degraded"
+                self.status.message = message
+                self.condition("Progressing", False, "ProgressDeadlineExceeded", message)
+            else:
+                self.status.phase = "Initializing"
+                self.status.message = f"waiting for {target} to become ready"
+                self.condition("Progressing", True, "Initializing", self.status.message)
+            self.condition("Available", False, "NoReadyReplicas", f"waiting for {target} to become ready")
             self.wait()
             return
         for role in self.service_roles():
