@@ -54,12 +54,14 @@ def kube(api_client: client.ApiClient, namespace: str) -> Cluster:
 
 
 @pytest.fixture
-def timeline(cluster: LocalCluster, namespace: str) -> Iterator[Timeline]:
-    """Watches the namespace's Services, Pods, Deployments and Rollouts for the whole test."""
-    api = cluster.api_client()
+def timeline(crds: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[Timeline]:
+    """Watches the namespace's Services, Pods, Deployments and Rollouts for the whole test;
+    the record is left in the test's tmp_path as timeline.jsonl."""
+    api = crds.api_client()
     recorder = Timeline(api, namespace).start()
     yield recorder
     recorder.stop()
+    recorder.dump(tmp_path / "timeline.jsonl")
     api.close()
 
 

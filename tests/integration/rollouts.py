@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes import client, watch
@@ -177,7 +178,24 @@ class Cluster:
         try:
             return self.wait(check, what, timeout)
         except Exception as error:
-            raise AssertionError(f"{what}; last status: {self.status(name)}") from error
+            raise AssertionError(f"{what}; last status: {self.status(name)}; cluster: {self.describe(name)}") from error
+
+    def describe(self, rollout: str) -> str:
+        """Replica counts and Service selectors of a rollout, for failure messages."""
+        deployments = {
+            d.metadata.name: {
+                "spec": d.spec.replicas,
+                "generation": d.metadata.generation,
+                "observedGeneration": d.status.observed_generation,
+                "ready": d.status.ready_replicas,
+                "updated": d.status.updated_replicas,
+            }
+            for d in self.apps.list_namespaced_deployment(
+                self.namespace, label_selector=f"{ROLLOUT_LABEL}={rollout}"
+            ).items
+        }
+        selectors = {name: self.selected_version(name) for name in (rollout, f"{rollout}-preview", f"{rollout}-canary")}
+        return f"deployments {deployments}, services {selectors}"
 
 
 # ---------------------------------------------------------------------------------- node gate
@@ -369,6 +387,13 @@ class Timeline:
         self.stopping.set()
         for thread in self.threads:
             thread.join(timeout=5)
+
+    def dump(self, path: Path) -> None:
+        """Writes every change, in order, one JSON object per line (kept with the test's logs)."""
+        with path.open("w") as out:
+            for change in self.ordered():
+                record = {"revision": change.revision, "kind": change.kind, "type": change.type, "object": change.obj}
+                out.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------ replay
 

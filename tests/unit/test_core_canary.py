@@ -86,7 +86,7 @@ def test_step_order_and_events_of_a_full_canary() -> None:
         "step 2/5: pause of 30s done",
         "step 3/5: analysis passed",
         "step 4/5: weight 60% reached",
-        "step 4 skipped by promote",
+        "step 5/5 skipped by promote",
     ]
     reasons = [e.reason for e in driver.events()]
     assert reasons[0] == "RolloutStarted"
@@ -171,7 +171,8 @@ def test_promote_moves_past_the_current_pause_or_analysis_step(
     driver.step()
     assert driver.status.current_step == expected_step
     driver.run(20)  # the same annotation value again does nothing more
-    assert driver.events("StepCompleted")[-1].message != f"step {expected_step} skipped by promote"
+    skips = [e for e in driver.events("StepCompleted") if "skipped by promote" in e.message]
+    assert len(skips) == (1 if expected_step != at_step else 0)
 
 
 def test_promote_on_a_set_weight_step_does_not_skip_it() -> None:

@@ -264,7 +264,7 @@ class _Pass:
             steps = self.spec.strategy.canary.steps
             step = self.status.current_step or 0
             if step < len(steps) and steps[step].set_weight is None:
-                self.advance_step(f"step {step} skipped by promote")
+                self.advance_step(f"step {step + 1}/{len(steps)} skipped by promote")
 
     # ------------------------------------------------------------- lifecycle
 

@@ -297,6 +297,10 @@ class LocalCluster:
                 f"--cidr={POD_CIDR}",
                 "--node-ip=127.0.0.1",
                 f"--server-address=127.0.0.1:{free_port()}",
+                # Heartbeat through node Leases (renewed every ~10 s). Without them kwok refreshes
+                # node status only every ~50 s, racing the controller's 50 s grace period: nodes
+                # flip NotReady and every pod loses readiness mid-test.
+                "--node-lease-duration-seconds=40",
             ],
         )
         for name in self.node_names:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrollout.devenv.controlplane import LocalCluster
-from modelrollout.devenv.processes import stop_pid_group
+from modelrollout.devenv.processes import pid_running, stop_pid_group
 from modelrollout.devenv.prometheus import LocalPrometheus, TargetsFile
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class DevEnvironment:
         return cls(**raw)
 
     def alive(self) -> bool:
-        return all(Path(f"/proc/{pid}").exists() for pid, _ in self.processes.values())
+        return all(pid_running(pid) for pid, _ in self.processes.values())
 
     def start_simulator(
         self, rollout: str, version: str, namespace: str = "default", **params: float

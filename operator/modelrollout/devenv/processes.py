@@ -173,11 +173,16 @@ def stop_pid_group(pid: int, expected_name: str, timeout: float = 10.0) -> bool:
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+        if not pid_running(pid):
             break
         time.sleep(0.1)
     _signal_group(pid, signal.SIGKILL)
     return True
+
+
+def pid_running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie is not: containers often lack a reaping init)."""
+    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:
