@@ -143,6 +143,8 @@ def test_no_data_only_for_metrics_in_scope() -> None:
         ("tolerant", ["fail", "pass"], True),  # failures within the limit
         ("tolerant", ["pass", "fail"], False),  # ...but the latest is failing
         ("bad-preset", ["inconclusive"], False),
+        ("cost", ["fail"], True),  # a failing warning metric warns, it does not hold the step
+        ("cost", ["inconclusive"], False),
     ],
 )
 def test_step_passed(metric: str, verdicts: list[Verdict], passed: bool) -> None:

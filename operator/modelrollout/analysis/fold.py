@@ -148,8 +148,11 @@ def _summarise(
             metric is None
             or tally is None
             or tally.step_passes + tally.step_failures < metric.count
-            or tally.step_failures > metric.failure_limit
-            or tally.last_verdict == "fail"
+            # A failing warning metric warns (an Event and a condition) but does not hold the step.
+            or (
+                metric.severity == "critical"
+                and (tally.step_failures > metric.failure_limit or tally.last_verdict == "fail")
+            )
         ):
             step_passed = False
             break

@@ -481,6 +481,9 @@ class _Pass:
 
     def progress_strategy(self) -> None:
         summary = self.summary
+        # Verdict events first, so the failing metric's own event exists even when it rolls back.
+        for metric, verdict in summary.verdict_changes:
+            self.event("AnalysisVerdict", f"{metric}: {verdict}", warning=verdict == "fail")
         if summary.critical_failure and not self.status.promote_full:
             self.condition("AnalysisFailed", True, "CriticalMetricFailed", summary.critical_failure)
             self.reject("RolledBack", summary.critical_failure)
@@ -489,18 +492,18 @@ class _Pass:
             self.condition("MetricWarning", True, "WarningMetricFailed", "; ".join(summary.warnings))
         else:
             self.condition("MetricWarning", False, "NoWarnings", "")
-        self.condition("AnalysisFailed", False, "NoCriticalFailure", "")
-        for metric, verdict in summary.verdict_changes:
-            self.event("AnalysisVerdict", f"{metric}: {verdict}", warning=verdict == "fail")
 
-        if summary.no_data and not self.status.promote_full:
-            policy = self.spec.analysis.on_no_data if self.spec.analysis else "pause"
-            if policy == "rollback":
-                self.reject("RolledBack", f"no data: {summary.no_data}")
-                return
-            if policy == "pause":
-                self.hold(f"analysis inconclusive: {summary.no_data}", "InconclusiveAnalysis")
-                return
+        no_data = summary.no_data if not self.status.promote_full else None
+        policy = self.spec.analysis.on_no_data if self.spec.analysis else "pause"
+        if no_data and policy == "rollback":
+            reason = f"no data: {no_data}"
+            self.condition("AnalysisFailed", True, "InconclusiveAnalysis", f"onNoData is rollback; {reason}")
+            self.reject("RolledBack", reason)
+            return
+        self.condition("AnalysisFailed", False, "NoCriticalFailure", "")
+        if no_data and policy == "pause":
+            self.hold(f"analysis inconclusive: {no_data}", "InconclusiveAnalysis")
+            return
         if self.status.paused_by_user or self.spec.paused:
             self.hold("paused by user" if self.status.paused_by_user else "spec.paused is true", "PausedByUser")
             return
