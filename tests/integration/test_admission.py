@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,10 @@ from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import Rollout
 from modelrollout.api.validation import validate_rollout
 from modelrollout.devenv import LocalCluster
+from mutations import Json, Mutation, set_path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-Json = dict[str, Any]
-Mutation = Callable[[Json], None]
 
 
 def _example(name: str) -> Json:
@@ -35,24 +34,6 @@ BLUE_GREEN = _example("rollout-bluegreen.yaml")
 AB_TEST = _example("rollout-abtest.yaml")
 MV_231 = _example("modelversion-2.3.1.yaml")
 MV_240 = _example("modelversion-2.4.0.yaml")
-
-
-def _set(path: str, value: Any) -> Mutation:
-    """A mutation setting a dotted path below the object ("spec.strategy.canary.steps.0.setWeight")."""
-
-    def mutate(body: Json) -> None:
-        *parents, last = path.split(".")
-        node: Any = body
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if isinstance(node, list):
-            node[int(last)] = value
-        elif value is None:
-            del node[last]
-        else:
-            node[last] = value
-
-    return mutate
 
 
 def _append(path: str, value: Any) -> Mutation:
@@ -136,86 +117,86 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
     (
         "both-strategies",
         CANARY,
-        [_set("spec.strategy.blueGreen", {})],
+        [set_path("spec.strategy.blueGreen", {})],
         ["spec.strategy", "set exactly one strategy: blueGreen, canary or abTest"],
     ),
     (
         "no-strategy",
         CANARY,
-        [_set("spec.strategy", {})],
+        [set_path("spec.strategy", {})],
         ["spec.strategy", "set exactly one strategy"],
     ),
     (
         "set-weight-120",
         CANARY,
-        [_set("spec.strategy.canary.steps.0", {"setWeight": 120})],
+        [set_path("spec.strategy.canary.steps.0", {"setWeight": 120})],
         ["spec.strategy.canary.steps[0].setWeight", "less than or equal to 100"],
     ),
     (
         "set-weight-minus-10",
         CANARY,
-        [_set("spec.strategy.canary.steps.0", {"setWeight": -10})],
+        [set_path("spec.strategy.canary.steps.0", {"setWeight": -10})],
         ["spec.strategy.canary.steps[0].setWeight", "greater than or equal to 0"],
     ),
     (
         "step-with-weight-and-pause",
         CANARY,
-        [_set("spec.strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
+        [set_path("spec.strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
         ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
     ),
     (
         "empty-step",
         CANARY,
-        [_set("spec.strategy.canary.steps.0", {})],
+        [set_path("spec.strategy.canary.steps.0", {})],
         ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
     ),
     (
         "negative-pause",
         CANARY,
-        [_set("spec.strategy.canary.steps.1", {"pause": {"duration": "-5s"}})],
+        [set_path("spec.strategy.canary.steps.1", {"pause": {"duration": "-5s"}})],
         ["spec.strategy.canary.steps[1].pause.duration", '"-5s"'],
     ),
     (
         "duration-in-words",
         CANARY,
-        [_set("spec.analysis.interval", "5 minutes")],
+        [set_path("spec.analysis.interval", "5 minutes")],
         ["spec.analysis.interval", '"5 minutes"'],
     ),
     (
         "two-traffic-routers",
         CANARY,
-        [_set("spec.strategy.canary.trafficRouting", {"replicas": {}, "userHash": {"header": "x-user"}})],
+        [set_path("spec.strategy.canary.trafficRouting", {"replicas": {}, "userHash": {"header": "x-user"}})],
         ["spec.strategy.canary.trafficRouting", "set at most one traffic router"],
     ),
     (
         "step-names-undefined-metric",
         CANARY,
-        [_set("spec.strategy.canary.steps.2", {"analysis": {"metrics": ["error-rate", "typo"]}})],
+        [set_path("spec.strategy.canary.steps.2", {"analysis": {"metrics": ["error-rate", "typo"]}})],
         ["spec.strategy.canary.steps", "not defined in spec.analysis.metrics"],
     ),
     (
         "zero-replicas",
         CANARY,
-        [_set("spec.replicas", 0)],
+        [set_path("spec.replicas", 0)],
         ["spec.replicas", "greater than or equal to 1"],
     ),
     (
         "target-not-a-name",
         CANARY,
-        [_set("spec.targetVersion", "Support_Agent 2.4.0")],
+        [set_path("spec.targetVersion", "Support_Agent 2.4.0")],
         ["spec.targetVersion", '"Support_Agent 2.4.0"'],
     ),
     (
         "unknown-field",
         CANARY,
-        [_set("spec.stratgey", {})],
+        [set_path("spec.stratgey", {})],
         ['unknown field "spec.stratgey"'],
     ),
     # --- metrics
     (
         "metric-with-max-and-min",
         CANARY,
-        [_set("spec.analysis.metrics.3.max", 0.99)],
+        [set_path("spec.analysis.metrics.3.max", 0.99)],
         [
             "spec.analysis.metrics[3]",
             "set at most one threshold: max, min, maxRatioToBaseline or minRatioToBaseline",
@@ -224,136 +205,136 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
     (
         "metric-with-query-and-preset",
         CANARY,
-        [_set("spec.analysis.metrics.0.query", "vector(0)")],
+        [set_path("spec.analysis.metrics.0.query", "vector(0)")],
         ["spec.analysis.metrics[0]", "set either preset or query, not both"],
     ),
     (
         "metric-without-query-or-preset",
         CANARY,
-        [_set("spec.analysis.metrics.0", {"name": "error-rate", "max": 0.05})],
+        [set_path("spec.analysis.metrics.0", {"name": "error-rate", "max": 0.05})],
         ["spec.analysis.metrics[0]", "set preset (a built-in metric) or query"],
     ),
     (
         "query-without-threshold",
         CANARY,
-        [_set("spec.analysis.metrics.3.minRatioToBaseline", None)],
+        [set_path("spec.analysis.metrics.3.minRatioToBaseline", None)],
         ["spec.analysis.metrics[3]", "a metric with a query needs a threshold"],
     ),
     (
         "unknown-preset",
         CANARY,
-        [_set("spec.analysis.metrics.0.preset", "errorRat")],
+        [set_path("spec.analysis.metrics.0.preset", "errorRat")],
         ["spec.analysis.metrics[0].preset", '"errorRat"', '"errorRate"', '"latencyP95"'],
     ),
     (
         "unknown-template-variable",
         CANARY,
-        [_set("spec.analysis.metrics.3.query", 'sum(rate(x{version="{{versoin}}"}[{{window}}]))')],
+        [set_path("spec.analysis.metrics.3.query", 'sum(rate(x{version="{{versoin}}"}[{{window}}]))')],
         ["spec.analysis.metrics[3].query", "unknown template variable", "{{version}}"],
     ),
     (
         "duplicate-metric-name",
         CANARY,
-        [_set("spec.analysis.metrics.2.name", "error-rate")],
+        [set_path("spec.analysis.metrics.2.name", "error-rate")],
         ["spec.analysis.metrics[2]", "Duplicate value", "error-rate"],
     ),
     (
         "ratio-threshold-zero",
         CANARY,
-        [_set("spec.analysis.metrics.3.minRatioToBaseline", 0)],
+        [set_path("spec.analysis.metrics.3.minRatioToBaseline", 0)],
         ["spec.analysis.metrics[3].minRatioToBaseline", "greater than 0"],
     ),
     (
         "on-no-data-promote",
         CANARY,
-        [_set("spec.analysis.onNoData", "promote")],
+        [set_path("spec.analysis.onNoData", "promote")],
         ["spec.analysis.onNoData", '"promote"', '"pause"'],
     ),
     # --- blue-green
     (
         "pre-promotion-undefined-metric",
         BLUE_GREEN,
-        [_set("spec.strategy.blueGreen.prePromotionAnalysis", ["error-rate", "typo"])],
+        [set_path("spec.strategy.blueGreen.prePromotionAnalysis", ["error-rate", "typo"])],
         ["spec.strategy.blueGreen.prePromotionAnalysis", "not defined in spec.analysis.metrics"],
     ),
     (
         "post-promotion-duplicates",
         BLUE_GREEN,
-        [_set("spec.strategy.blueGreen.postPromotionAnalysis", ["error-rate", "error-rate"])],
+        [set_path("spec.strategy.blueGreen.postPromotionAnalysis", ["error-rate", "error-rate"])],
         ["spec.strategy.blueGreen.postPromotionAnalysis[1]", "Duplicate value"],
     ),
     (
         "negative-scale-down-delay",
         BLUE_GREEN,
-        [_set("spec.strategy.blueGreen.scaleDownDelaySeconds", -1)],
+        [set_path("spec.strategy.blueGreen.scaleDownDelaySeconds", -1)],
         ["spec.strategy.blueGreen.scaleDownDelaySeconds", "greater than or equal to 0"],
     ),
     # --- A/B test
     (
         "variants-sum-to-90",
         AB_TEST,
-        [_set("spec.strategy.abTest.variants.0.weight", 40)],
+        [set_path("spec.strategy.abTest.variants.0.weight", 40)],
         ["spec.strategy.abTest.variants", "variant weights must sum to 100"],
     ),
     (
         "same-variant-twice",
         AB_TEST,
-        [_set("spec.strategy.abTest.variants.0.version", "support-agent-2-4-0")],
+        [set_path("spec.strategy.abTest.variants.0.version", "support-agent-2-4-0")],
         ["spec.strategy.abTest.variants", "each variant needs a different version"],
     ),
     (
         "single-variant",
         AB_TEST,
-        [_set("spec.strategy.abTest.variants", [{"version": "support-agent-2-4-0", "weight": 100}])],
+        [set_path("spec.strategy.abTest.variants", [{"version": "support-agent-2-4-0", "weight": 100}])],
         ["spec.strategy.abTest.variants", "at least 2 items"],
     ),
     (
         "alpha-one",
         AB_TEST,
-        [_set("spec.strategy.abTest.alpha", 1)],
+        [set_path("spec.strategy.abTest.alpha", 1)],
         ["spec.strategy.abTest.alpha", "less than 1"],
     ),
     (
         "ab-metric-undefined",
         AB_TEST,
-        [_set("spec.strategy.abTest.metrics", ["quality-score", "typo"])],
+        [set_path("spec.strategy.abTest.metrics", ["quality-score", "typo"])],
         ["spec.strategy.abTest.metrics", "not defined in spec.analysis.metrics"],
     ),
     (
         "negative-max-duration",
         AB_TEST,
-        [_set("spec.strategy.abTest.maxDuration", "-1h")],
+        [set_path("spec.strategy.abTest.maxDuration", "-1h")],
         ["spec.strategy.abTest.maxDuration", '"-1h"'],
     ),
     # --- ModelVersion
     (
         "version-2.4",
         MV_240,
-        [_set("spec.version", "2.4")],
+        [set_path("spec.version", "2.4")],
         ["spec.version", '"2.4"'],
     ),
     (
         "version-with-v",
         MV_240,
-        [_set("spec.version", "v2.4.0")],
+        [set_path("spec.version", "v2.4.0")],
         ["spec.version", '"v2.4.0"'],
     ),
     (
         "parent-is-itself",
         MV_240,
-        [_set("spec.parentVersion", "2.4.0")],
+        [set_path("spec.parentVersion", "2.4.0")],
         ["spec.parentVersion", "must differ from spec.version"],
     ),
     (
         "stage-production-by-hand",
         MV_240,
-        [_set("spec.stage", "production")],
+        [set_path("spec.stage", "production")],
         ["spec.stage", '"production"', '"staging"'],
     ),
     (
         "no-containers",
         MV_240,
-        [_set("spec.template.spec.containers", [])],
+        [set_path("spec.template.spec.containers", [])],
         ["spec.template.spec.containers", "at least 1 items"],
     ),
     (
@@ -365,19 +346,19 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
     (
         "model-not-a-label",
         MV_240,
-        [_set("spec.model", "Support Agent")],
+        [set_path("spec.model", "Support Agent")],
         ["spec.model", '"Support Agent"'],
     ),
     (
         "temperature-3",
         MV_240,
-        [_set("spec.artifact.parameters.temperature", 3)],
+        [set_path("spec.artifact.parameters.temperature", 3)],
         ["spec.artifact.parameters.temperature", "less than or equal to 2"],
     ),
     (
         "no-template",
         MV_240,
-        [_set("spec.template", None)],
+        [set_path("spec.template", None)],
         ["spec.template", "Required value"],
     ),
 ]
@@ -475,37 +456,37 @@ SEMANTIC: list[tuple[str, Json, list[Mutation], str]] = [
     (
         "target-not-found",
         CANARY,
-        [_set("spec.targetVersion", "support-agent-9-9-9")],
+        [set_path("spec.targetVersion", "support-agent-9-9-9")],
         "spec.targetVersion: ModelVersion 'support-agent-9-9-9' not found in namespace '{namespace}'",
     ),
     (
         "target-of-another-model",
         CANARY,
-        [_set("spec.targetVersion", "billing-agent-1-0-0")],
+        [set_path("spec.targetVersion", "billing-agent-1-0-0")],
         "spec.targetVersion: ModelVersion 'billing-agent-1-0-0' belongs to model 'billing-agent', not 'support-agent'",
     ),
     (
         "target-in-development",
         CANARY,
-        [_set("spec.targetVersion", "support-agent-2-5-0")],
+        [set_path("spec.targetVersion", "support-agent-2-5-0")],
         "spec.targetVersion: ModelVersion 'support-agent-2-5-0' is in stage development and may not be rolled out",
     ),
     (
         "target-rejected",
         CANARY,
-        [_set("spec.targetVersion", "support-agent-2-3-1")],
+        [set_path("spec.targetVersion", "support-agent-2-3-1")],
         "spec.targetVersion: ModelVersion 'support-agent-2-3-1' was rejected (error rate 0.09 above 0.05)",
     ),
     (
         "variant-not-found",
         AB_TEST,
-        [_set("spec.strategy.abTest.variants.0.version", "support-agent-1-0-0")],
+        [set_path("spec.strategy.abTest.variants.0.version", "support-agent-1-0-0")],
         "spec.strategy.abTest.variants[0].version: ModelVersion 'support-agent-1-0-0' not found in namespace",
     ),
     (
         "unbalanced-template",
         CANARY,
-        [_set("spec.analysis.metrics.3.query", "sum(rate(x[{{window}}])) }}")],
+        [set_path("spec.analysis.metrics.3.query", "sum(rate(x[{{window}}])) }}")],
         "spec.analysis.metrics[3].query: unbalanced '{{' or '}}'",
     ),
 ]
@@ -519,16 +500,16 @@ def registry(crds: LocalCluster, namespace: str) -> str:
     others = [
         _variant(
             MV_240,
-            _set("metadata.name", "billing-agent-1-0-0"),
-            _set("spec.model", "billing-agent"),
-            _set("spec.version", "1.0.0"),
-            _set("spec.parentVersion", None),
+            set_path("metadata.name", "billing-agent-1-0-0"),
+            set_path("spec.model", "billing-agent"),
+            set_path("spec.version", "1.0.0"),
+            set_path("spec.parentVersion", None),
         ),
         _variant(
             MV_240,
-            _set("metadata.name", "support-agent-2-5-0"),
-            _set("spec.version", "2.5.0"),
-            _set("spec.stage", "development"),
+            set_path("metadata.name", "support-agent-2-5-0"),
+            set_path("spec.version", "2.5.0"),
+            set_path("spec.stage", "development"),
         ),
     ]
     for body in others:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,10 +10,9 @@ import pytest
 from modelrollout.api.modelversion import ModelVersion, ModelVersionSpec
 from modelrollout.api.rollout import RolloutSpec
 from modelrollout.api.validation import validate_model_version, validate_rollout
+from mutations import Json, Mutation, set_path
 
 NAMESPACE = "team-a"
-Json = dict[str, Any]
-Mutation = Callable[[Json], None]
 
 
 def _model_version(name: str, version: str, **spec: Any) -> ModelVersion:
@@ -81,24 +79,6 @@ AB_TEST: Json = {
 }
 
 
-def _set(path: str, value: Any) -> Mutation:
-    """A mutation setting a dotted path ("strategy.canary.steps.0.setWeight"); None deletes it."""
-
-    def mutate(body: Json) -> None:
-        *parents, last = path.split(".")
-        node: Any = body
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if isinstance(node, list):
-            node[int(last)] = value
-        elif value is None:
-            del node[last]
-        else:
-            node[last] = value
-
-    return mutate
-
-
 def _spec(base: Json, *mutations: Mutation) -> RolloutSpec:
     body = copy.deepcopy(base)
     for mutate in mutations:
@@ -114,14 +94,14 @@ def test_valid_rollouts_have_no_problems(base: Json) -> None:
 @pytest.mark.parametrize(
     ("base", "mutations"),
     [
-        pytest.param(CANARY, [_set("analysis.metrics.3.query", "x{v='{{ version }}'}[{{window}}]")], id="spaces"),
-        pytest.param(CANARY, [_set("analysis.metrics.0.max", 0.01)], id="preset-with-threshold"),
+        pytest.param(CANARY, [set_path("analysis.metrics.3.query", "x{v='{{ version }}'}[{{window}}]")], id="spaces"),
+        pytest.param(CANARY, [set_path("analysis.metrics.0.max", 0.01)], id="preset-with-threshold"),
         pytest.param(
-            CANARY, [_set("strategy.canary.trafficRouting", {"gatewayAPI": {"httpRoute": "r"}})], id="gateway"
+            CANARY, [set_path("strategy.canary.trafficRouting", {"gatewayAPI": {"httpRoute": "r"}})], id="gateway"
         ),
-        pytest.param(CANARY, [_set("strategy.canary.trafficRouting", {"userHash": {}})], id="user-hash"),
-        pytest.param(BLUE_GREEN, [_set("strategy.blueGreen", {})], id="blue-green-no-analysis"),
-        pytest.param(CANARY, [_set("targetVersion", "sa-2-3-1")], id="target-is-a-previous-version"),
+        pytest.param(CANARY, [set_path("strategy.canary.trafficRouting", {"userHash": {}})], id="user-hash"),
+        pytest.param(BLUE_GREEN, [set_path("strategy.blueGreen", {})], id="blue-green-no-analysis"),
+        pytest.param(CANARY, [set_path("targetVersion", "sa-2-3-1")], id="target-is-a-previous-version"),
     ],
 )
 def test_also_valid(base: Json, mutations: list[Mutation]) -> None:
@@ -133,51 +113,51 @@ INVALID_ROLLOUTS = [
     (
         "target-missing",
         CANARY,
-        [_set("targetVersion", "sa-9-9-9")],
+        [set_path("targetVersion", "sa-9-9-9")],
         "spec.targetVersion: ModelVersion 'sa-9-9-9' not found in namespace 'team-a'",
     ),
     (
         "target-other-model",
         CANARY,
-        [_set("targetVersion", "other-1-0-0")],
+        [set_path("targetVersion", "other-1-0-0")],
         "spec.targetVersion: ModelVersion 'other-1-0-0' belongs to model 'other-model', not 'support-agent'",
     ),
     (
         "target-in-development",
         CANARY,
-        [_set("targetVersion", "sa-2-5-0-dev")],
+        [set_path("targetVersion", "sa-2-5-0-dev")],
         "spec.targetVersion: ModelVersion 'sa-2-5-0-dev' is in stage development and may not be rolled out;"
         " set its spec.stage to staging",
     ),
     (
         "target-rejected",
         CANARY,
-        [_set("targetVersion", "sa-2-4-1")],
+        [set_path("targetVersion", "sa-2-4-1")],
         "spec.targetVersion: ModelVersion 'sa-2-4-1' was rejected (error rate 9 % > 5 %)",
     ),
     (
         "variant-missing",
         AB_TEST,
-        [_set("strategy.abTest.variants.0", {"version": "gone", "weight": 50})],
+        [set_path("strategy.abTest.variants.0", {"version": "gone", "weight": 50})],
         "spec.strategy.abTest.variants[0].version: ModelVersion 'gone' not found in namespace 'team-a'",
     ),
     (
         "variant-in-development",
         AB_TEST,
-        [_set("strategy.abTest.variants.0", {"version": "sa-2-5-0-dev", "weight": 50})],
+        [set_path("strategy.abTest.variants.0", {"version": "sa-2-5-0-dev", "weight": 50})],
         "spec.strategy.abTest.variants[0].version: ModelVersion 'sa-2-5-0-dev' is in stage development",
     ),
     (
         "variant-other-model",
         AB_TEST,
-        [_set("strategy.abTest.variants.0", {"version": "other-1-0-0", "weight": 50})],
+        [set_path("strategy.abTest.variants.0", {"version": "other-1-0-0", "weight": 50})],
         "spec.strategy.abTest.variants[0].version: ModelVersion 'other-1-0-0' belongs to model 'other-model'",
     ),
     # --- metric definitions
     (
         "unknown-preset",
         CANARY,
-        [_set("analysis.metrics.0.preset", "errorRat")],
+        [set_path("analysis.metrics.0.preset", "errorRat")],
         "spec.analysis.metrics[0].preset: unknown preset 'errorRat';"
         " known presets: costPerRequest, errorRate, hallucinationRate, latencyP95, qualityScore,"
         " tokensPerRequest",
@@ -185,51 +165,51 @@ INVALID_ROLLOUTS = [
     (
         "unknown-template-variable",
         CANARY,
-        [_set("analysis.metrics.3.query", 'x{v="{{foo}}",w="{{ version }}"}')],
+        [set_path("analysis.metrics.3.query", 'x{v="{{foo}}",w="{{ version }}"}')],
         "spec.analysis.metrics[3].query: unknown template variable {{foo}}; the variables are {{model}},",
     ),
     (
         "unbalanced-template",
         CANARY,
-        [_set("analysis.metrics.3.query", 'x{v="{{version"}')],
+        [set_path("analysis.metrics.3.query", 'x{v="{{version"}')],
         "spec.analysis.metrics[3].query: unbalanced '{{' or '}}'",
     ),
     (
         "neither-preset-nor-query",
         CANARY,
-        [_set("analysis.metrics.0.preset", None), _set("analysis.metrics.0.max", 1)],
+        [set_path("analysis.metrics.0.preset", None), set_path("analysis.metrics.0.max", 1)],
         "spec.analysis.metrics[0]: set preset (a built-in metric) or query",
     ),
     (
         "query-without-threshold",
         CANARY,
-        [_set("analysis.metrics.3.min", None)],
+        [set_path("analysis.metrics.3.min", None)],
         "spec.analysis.metrics[3]: a metric with a query needs a threshold",
     ),
     (
         "query-and-preset",
         CANARY,
-        [_set("analysis.metrics.3.preset", "errorRate")],
+        [set_path("analysis.metrics.3.preset", "errorRate")],
         "spec.analysis.metrics[3]: set either preset or query, not both",
     ),
     (
         "two-thresholds",
         CANARY,
-        [_set("analysis.metrics.3.max", 0.9)],
+        [set_path("analysis.metrics.3.max", 0.9)],
         "spec.analysis.metrics[3]: set at most one threshold:"
         " max, min, maxRatioToBaseline or minRatioToBaseline (found: max, min)",
     ),
     (
         "duplicate-metric",
         CANARY,
-        [_set("analysis.metrics.2.name", "error-rate")],
+        [set_path("analysis.metrics.2.name", "error-rate")],
         "spec.analysis.metrics[2].name: metric 'error-rate' is already defined at spec.analysis.metrics[0]",
     ),
     # --- metric references
     (
         "canary-step-unknown-metric",
         CANARY,
-        [_set("strategy.canary.steps.2.analysis.metrics", ["error-rate", "nope"])],
+        [set_path("strategy.canary.steps.2.analysis.metrics", ["error-rate", "nope"])],
         "spec.strategy.canary.steps[2].analysis.metrics:"
         " metric 'nope' is not defined in spec.analysis.metrics"
         " (defined: error-rate, latency-p95, cost, resolution)",
@@ -237,70 +217,70 @@ INVALID_ROLLOUTS = [
     (
         "canary-step-without-analysis-section",
         CANARY,
-        [_set("analysis", None), _set("strategy.canary.steps.2.analysis.metrics", ["error-rate"])],
+        [set_path("analysis", None), set_path("strategy.canary.steps.2.analysis.metrics", ["error-rate"])],
         "spec.strategy.canary.steps[2].analysis.metrics: metric 'error-rate' is not defined in"
         " spec.analysis.metrics (defined: none)",
     ),
     (
         "pre-promotion-unknown-metric",
         BLUE_GREEN,
-        [_set("strategy.blueGreen.prePromotionAnalysis", ["nope"])],
+        [set_path("strategy.blueGreen.prePromotionAnalysis", ["nope"])],
         "spec.strategy.blueGreen.prePromotionAnalysis: metric 'nope' is not defined",
     ),
     (
         "post-promotion-unknown-metric",
         BLUE_GREEN,
-        [_set("strategy.blueGreen.postPromotionAnalysis", ["nope"])],
+        [set_path("strategy.blueGreen.postPromotionAnalysis", ["nope"])],
         "spec.strategy.blueGreen.postPromotionAnalysis: metric 'nope' is not defined",
     ),
     (
         "ab-test-unknown-metric",
         AB_TEST,
-        [_set("strategy.abTest.metrics", ["nope"])],
+        [set_path("strategy.abTest.metrics", ["nope"])],
         "spec.strategy.abTest.metrics: metric 'nope' is not defined",
     ),
     # --- shapes the CRD also enforces (pydantic does not run CEL)
     (
         "two-strategies",
         CANARY,
-        [_set("strategy.blueGreen", {})],
+        [set_path("strategy.blueGreen", {})],
         "spec.strategy: set exactly one strategy: blueGreen, canary or abTest (found: blueGreen, canary)",
     ),
     (
         "no-strategy",
         CANARY,
-        [_set("strategy", {})],
+        [set_path("strategy", {})],
         "spec.strategy: set exactly one strategy: blueGreen, canary or abTest (found: none)",
     ),
     (
         "step-with-two-kinds",
         CANARY,
-        [_set("strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
+        [set_path("strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
         "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause or analysis (found: setWeight, pause)",
     ),
     (
         "empty-step",
         CANARY,
-        [_set("strategy.canary.steps.0", {})],
+        [set_path("strategy.canary.steps.0", {})],
         "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause or analysis (found: none)",
     ),
     (
         "two-routers",
         CANARY,
-        [_set("strategy.canary.trafficRouting", {"replicas": {}, "userHash": {}})],
+        [set_path("strategy.canary.trafficRouting", {"replicas": {}, "userHash": {}})],
         "spec.strategy.canary.trafficRouting: set at most one traffic router:"
         " replicas, gatewayAPI or userHash (found: replicas, userHash)",
     ),
     (
         "weights-sum-to-90",
         AB_TEST,
-        [_set("strategy.abTest.variants.0", {"version": "sa-2-3-1", "weight": 40})],
+        [set_path("strategy.abTest.variants.0", {"version": "sa-2-3-1", "weight": 40})],
         "spec.strategy.abTest.variants: weights must sum to 100, not 90",
     ),
     (
         "same-variant-twice",
         AB_TEST,
-        [_set("strategy.abTest.variants.0", {"version": "sa-2-4-0", "weight": 50})],
+        [set_path("strategy.abTest.variants.0", {"version": "sa-2-4-0", "weight": 50})],
         "spec.strategy.abTest.variants[1].version: ModelVersion 'sa-2-4-0' is already variants[0]",
     ),
 ]
@@ -319,9 +299,9 @@ def test_invalid_rollouts_are_explained(base: Json, mutations: list[Mutation], e
 def test_every_problem_is_reported_at_once() -> None:
     spec = _spec(
         CANARY,
-        _set("targetVersion", "sa-9-9-9"),
-        _set("analysis.metrics.0.preset", "errorRat"),
-        _set("strategy.canary.steps.2.analysis.metrics", ["nope"]),
+        set_path("targetVersion", "sa-9-9-9"),
+        set_path("analysis.metrics.0.preset", "errorRat"),
+        set_path("strategy.canary.steps.2.analysis.metrics", ["nope"]),
     )
     errors = validate_rollout(spec, VERSIONS, NAMESPACE)
     assert [error.split(":")[0] for error in errors] == [
@@ -332,7 +312,9 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_a_target_that_is_also_a_variant_is_reported_once() -> None:
-    spec = _spec(AB_TEST, _set("targetVersion", "sa-9-9-9"), _set("strategy.abTest.variants.1.version", "sa-9-9-9"))
+    spec = _spec(
+        AB_TEST, set_path("targetVersion", "sa-9-9-9"), set_path("strategy.abTest.variants.1.version", "sa-9-9-9")
+    )
     assert validate_rollout(spec, VERSIONS, NAMESPACE) == [
         "spec.targetVersion: ModelVersion 'sa-9-9-9' not found in namespace 'team-a'"
     ]

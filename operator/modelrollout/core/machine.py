@@ -297,9 +297,7 @@ class _Pass:
         for role in self.service_roles():
             self.point(role, target)
         self.status.stable_version = target
-        self.status.candidate_version = None
-        self.status.current_step = None
-        self.status.canary_weight = 0
+        self.clear_candidate()
         self.stage(target, "production", f"initial version of rollout {self.inp.name}")
         self.event("Initialized", f"{target} serves all traffic")
         self.steady("Healthy")
@@ -327,6 +325,10 @@ class _Pass:
         self.history(candidate, outcome, reason)
         self.stage(candidate, stage, reason)
         self.event(outcome, f"{candidate}: {reason}", warning=outcome in ("RolledBack", "Aborted"))
+        self.clear_candidate()
+
+    def clear_candidate(self) -> None:
+        """No rollout in progress any more: forget the candidate's progress."""
         self.status.candidate_version = None
         self.status.current_step = None
         self.status.canary_weight = 0
@@ -365,12 +367,7 @@ class _Pass:
         )
         self.event("Promoted", f"{candidate} is stable; {old} scales down in {delay}s")
         self.status.stable_version = candidate
-        self.status.candidate_version = None
-        self.status.current_step = None
-        self.status.canary_weight = 0
-        self.status.promote_full = False
-        self.status.blue_green = None
-        self.status.pause_reason = None
+        self.clear_candidate()
         self.steady("Healthy")
 
     def scale_down_delay(self) -> int:
