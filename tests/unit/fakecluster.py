@@ -33,6 +33,7 @@ from modelrollout.core.actions import (
     SetServiceSelector,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
+from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import Decision, RolloutInput, reconcile
 from modelrollout.core.observed import DeploymentState, Observed, ServiceState
 from modelrollout.core.scope import analysis_scope
@@ -204,6 +205,12 @@ class FakeCluster:
                 changes = self.stages.setdefault(action.version, [])
                 if not changes or changes[-1][0] != action.stage:
                     changes.append((action.stage, action.reason))
+                # The registry entry the operator observes next pass, as the adapter writes it.
+                version = self.model_versions.get(action.version)
+                if version is not None:
+                    status = with_stage(version.status, action.stage, action.reason, self.name, T0)
+                    if status is not None:
+                        self.model_versions[action.version] = version.model_copy(update={"status": status})
             elif isinstance(action, EmitEvent):
                 self.events.append(action)
         self.served.append({service: self.serving(service) for service in self.selectors})

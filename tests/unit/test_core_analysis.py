@@ -19,7 +19,7 @@ from fakecluster import (
 
 from modelrollout.api.rollout import BlueGreenStatus, RolloutStatus
 from modelrollout.core.actions import EmitEvent, SetServiceSelector
-from modelrollout.core.analysis_contract import AnalysisScope, AnalysisSummary
+from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.observed import DeploymentState, Observed
 from modelrollout.core.scope import analysis_scope
 
@@ -335,3 +335,17 @@ def test_scope_follows_a_driven_canary() -> None:
         (("error-rate", "quality"), BACKGROUND),  # the analysis step
         ((), BACKGROUND),  # weight 50 and the pause
     ]
+
+
+@pytest.mark.parametrize("point", sorted(ROLLBACK_POINTS))
+def test_rollback_interrupted_before_its_status_write_is_finished(point: str) -> None:
+    driver: Driver = ROLLBACK_POINTS[point]()
+    driver.step(CRITICAL, persist=False)  # actions applied (registry says rejected), status lost
+    assert driver.cluster.stage(V2) == "rejected"
+    assert driver.status.candidate_version == V2
+    driver.step(NO_ANALYSIS)  # the next pass sees no failure any more, but the decision was made
+    assert driver.status.phase == "RolledBack"
+    assert driver.status.candidate_version is None
+    assert driver.status.rejected is not None and driver.status.rejected.reason == CRITICAL.critical_failure
+    assert [h.outcome for h in driver.status.history].count("RolledBack") == 1
+    driver.run_until(lambda d: d.cluster.replicas(V2) == 0 and d.service("active") == V1, max_passes=10)

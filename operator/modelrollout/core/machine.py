@@ -471,10 +471,26 @@ class _Pass:
         self.status.observed_generation = self.inp.generation
         if self.status.candidate_version is None:
             return
+        if self.finish_interrupted_rejection():
+            return
         self.progress_strategy()
         stable, candidate = self.status.stable_version, self.status.candidate_version
         if candidate is not None and stable is not None:
             self.cleanup(keep={stable, candidate})
+
+    def finish_interrupted_rejection(self) -> bool:
+        """A rollback whose actions landed but whose status write did not (the operator died
+        in between): the candidate's registry entry already says this Rollout rejected it, so
+        finish the rollback instead of carrying on with the rollout."""
+        candidate = self.status.candidate_version
+        model_version = self.observed.model_versions.get(candidate) if candidate else None
+        if self.started or model_version is None or model_version.status is None:
+            return False
+        entry = model_version.status
+        if entry.stage != "rejected" or entry.rollout != self.inp.name:
+            return False
+        self.reject("RolledBack", entry.reason or "rejected before the operator restarted")
+        return True
 
     def progress_strategy(self) -> None:
         summary = self.summary
