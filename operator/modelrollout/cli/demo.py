@@ -11,6 +11,7 @@ example ModelVersions and a canary Rollout and prints every transition while
 from __future__ import annotations
 
 import copy
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -142,10 +143,18 @@ def run_demo(console: Console, keep: bool = False) -> int:
             operator.start()
             console.print(f"Operator started (log: {operator.log_path})")
             console.print(f"Watch along: KUBECONFIG={cluster.kubeconfig_path} kubectl get mro,mv -n {NAMESPACE} -w")
-            return _story(console, cluster, bad, stable_mv, good_mv, bad_mv, examples, keep)
+            result = _story(console, cluster, bad, stable_mv, good_mv, bad_mv, examples, keep)
+        except TimeoutError as error:
+            console.print(f"[bold red]{error}[/bold red]")
+            result = 1
         finally:
             operator.stop()
             fleet.stop_all()
+    if result == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        console.print(f"Logs of every component are kept in {work}")
+    return result
 
 
 def _story(
