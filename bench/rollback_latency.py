@@ -32,6 +32,7 @@ from modelrollout.api.crd import RESOURCES
 from modelrollout.api.labels import ROLLOUT_LABEL, VERSION_LABEL
 from modelrollout.api.presets import PRESETS
 from modelrollout.devenv import LocalCluster, LocalPrometheus, wait_until
+from modelrollout.devenv.manifests import canary_rollout, model_version
 from modelrollout.devenv.operator import OperatorProcess
 from modelrollout.sim import SimulatorFleet
 
@@ -57,41 +58,18 @@ def install_crds(cluster: LocalCluster) -> None:
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
 
 
-def model_version(name: str, version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelVersion",
-        "metadata": {"name": name},
-        "spec": {
-            "model": "support-agent",
-            "version": version,
-            "stage": "staging",
-            "template": {"spec": {"containers": [{"name": "server", "image": f"example.com/sa:{version}"}]}},
-        },
-    }
-
-
 def rollout(target: str, prometheus_url: str, interval: str, window: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Rollout",
-        "metadata": {"name": ROLLOUT},
-        "spec": {
-            "model": "support-agent",
-            "targetVersion": target,
-            "replicas": 4,
-            "strategy": {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}], "scaleDownDelaySeconds": 2}},
-            "analysis": {
-                "interval": interval,
-                "window": window,
-                "prometheus": {"address": prometheus_url},
-                "metrics": [
-                    {"name": "error-rate", "preset": "errorRate"},
-                    {"name": "latency-p95", "preset": "latencyP95"},
-                ],
-            },
-        },
+    """Holds at weight 50 % with background analysis of errorRate and latencyP95."""
+    analysis = {
+        "interval": interval,
+        "window": window,
+        "prometheus": {"address": prometheus_url},
+        "metrics": [
+            {"name": "error-rate", "preset": "errorRate"},
+            {"name": "latency-p95", "preset": "latencyP95"},
+        ],
     }
+    return canary_rollout(ROLLOUT, target, [{"setWeight": 50}, {"pause": {}}], analysis=analysis)
 
 
 class Bench:

@@ -90,6 +90,20 @@ def deploy_stable(kube: Cluster, rollout: dict[str, Any], model: str = "support-
     kube.wait_status(name, f"{stable} healthy", lambda s: s.get("phase") == "Healthy", timeout=60)
 
 
+def healthy_sims(simulators: SimulatorFleet, kube: Cluster) -> tuple[SimulatorProcess, SimulatorProcess]:
+    """Healthy simulators for the stable and the candidate version of rollout `sa`."""
+    return start_sim(simulators, kube, "sa", STABLE), start_sim(simulators, kube, "sa", CANDIDATE)
+
+
+def serve_stable(
+    kube: Cluster, prometheus: LocalPrometheus, rollout: dict[str, Any], *sims: SimulatorProcess
+) -> tuple[str, str]:
+    """The stable version serving and Prometheus holding data of every simulator; the version names."""
+    deploy_stable(kube, rollout)
+    wait_scraped(prometheus, *sims)
+    return names(rollout["metadata"]["name"])
+
+
 def measurements(status: dict[str, Any], metric: str) -> list[dict[str, Any]]:
     return [m for m in (status.get("analysis") or {}).get("measurements", []) if m["metric"] == metric]
 
@@ -140,10 +154,7 @@ def test_healthy_canary_with_analysis_steps_is_promoted(
         {"analysis": {"metrics": CHECKS}},
     ]
     rollout = canary_rollout("sa", "", steps, analysis=analysis(prometheus, ERROR_RATE, LATENCY_P95))
-    sims = start_sim(simulators, kube, "sa", STABLE), start_sim(simulators, kube, "sa", CANDIDATE)
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, *sims)
-    stable, candidate = names("sa")
+    stable, candidate = serve_stable(kube, prometheus, rollout, *healthy_sims(simulators, kube))
 
     kube.set_target("sa", candidate)
     status = kube.wait_status(
@@ -176,11 +187,8 @@ def test_error_rate_spike_rolls_back_to_stable(
 ) -> None:
     steps = [{"setWeight": 25}, {"analysis": {"metrics": CHECKS}}, {"setWeight": 50}, {"pause": {}}]
     rollout = canary_rollout("sa", "", steps, analysis=analysis(prometheus, ERROR_RATE, LATENCY_P95))
-    stable_sim = start_sim(simulators, kube, "sa", STABLE)
-    canary_sim = start_sim(simulators, kube, "sa", CANDIDATE)
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, stable_sim, canary_sim)
-    candidate = names("sa")[1]
+    stable_sim, canary_sim = healthy_sims(simulators, kube)
+    candidate = serve_stable(kube, prometheus, rollout, stable_sim, canary_sim)[1]
 
     kube.set_target("sa", candidate)
     kube.wait_status(
@@ -222,10 +230,7 @@ def test_latency_twice_the_baseline_rolls_back(
         start_sim(simulators, kube, "sa", STABLE, latency_ms=120, latency_jitter_ms=30),
         start_sim(simulators, kube, "sa", CANDIDATE, latency_ms=240, latency_jitter_ms=60),
     )
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, *sims)
-
-    kube.set_target("sa", names("sa")[1])
+    kube.set_target("sa", serve_stable(kube, prometheus, rollout, *sims)[1])
     status = assert_rolled_back(kube, "sa", r"latency-p95=\S+ is \S+x baseline \S+, above maxRatioToBaseline 1\.5")
 
     failed = condition(status, "AnalysisFailed")
@@ -244,10 +249,7 @@ def test_hallucination_rate_above_two_percent_rolls_back(
     steps = [{"setWeight": 25}, {"analysis": {"metrics": ["hallucination-rate"]}}, {"pause": {}}]
     rollout = canary_rollout("sa", "", steps, analysis=analysis(prometheus, HALLUCINATION_RATE))
     sim = start_sim(simulators, kube, "sa", CANDIDATE, error_rate=0, hallucination_rate=0.1)
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, sim)
-
-    kube.set_target("sa", names("sa")[1])
+    kube.set_target("sa", serve_stable(kube, prometheus, rollout, sim)[1])
     status = assert_rolled_back(kube, "sa", r"hallucination-rate=0\.\d+ above max 0\.02")
 
     value = [m for m in measurements(status, "hallucination-rate") if m["verdict"] == "fail"][-1]["value"]
@@ -264,9 +266,7 @@ def test_cost_three_times_the_baseline_only_warns(
         start_sim(simulators, kube, "sa", STABLE, cost_per_request=0.002),
         start_sim(simulators, kube, "sa", CANDIDATE, cost_per_request=0.006),
     )
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, *sims)
-    candidate = names("sa")[1]
+    candidate = serve_stable(kube, prometheus, rollout, *sims)[1]
 
     kube.set_target("sa", candidate)
     warned = kube.wait_status(
@@ -313,10 +313,7 @@ def test_prometheus_outage_pauses_and_resumes_by_itself(
     prometheus = prometheus_restored
     steps = [{"setWeight": 25}, {"pause": {}}, {"analysis": {"metrics": CHECKS}}]
     rollout = canary_rollout("sa", "", steps, analysis=analysis(prometheus, ERROR_RATE, LATENCY_P95))
-    sims = start_sim(simulators, kube, "sa", STABLE), start_sim(simulators, kube, "sa", CANDIDATE)
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, *sims)
-    stable, candidate = names("sa")
+    stable, candidate = serve_stable(kube, prometheus, rollout, *healthy_sims(simulators, kube))
     kube.set_target("sa", candidate)
     kube.wait_status(
         "sa",
@@ -403,11 +400,9 @@ def test_bluegreen_post_promotion_failure_switches_back(
     # count 10: the post-promotion analysis needs ~20 s of passing measurements, ample time to break it.
     rollout = bluegreen_rollout("sa", "", replicas=2, autoPromotionSeconds=0, postPromotionAnalysis=["error-rate"])
     rollout["spec"]["analysis"] = analysis(prometheus, {**ERROR_RATE, "count": 10})
-    sims = start_sim(simulators, kube, "sa", STABLE), start_sim(simulators, kube, "sa", CANDIDATE)
+    sims = healthy_sims(simulators, kube)
     new_sim = sims[1]
-    deploy_stable(kube, rollout)
-    wait_scraped(prometheus, *sims)
-    stable, candidate = names("sa")
+    stable, candidate = serve_stable(kube, prometheus, rollout, *sims)
 
     kube.set_target("sa", candidate)
     wait_selected(kube, "sa", CANDIDATE, "active Service switched to the candidate", timeout=60)
