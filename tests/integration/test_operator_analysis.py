@@ -406,7 +406,8 @@ def test_bluegreen_post_promotion_failure_switches_back(
 
     kube.set_target("sa", candidate)
     wait_selected(kube, "sa", CANDIDATE, "active Service switched to the candidate", timeout=60)
-    assert kube.status("sa")["phase"] == "Promoting"
+    # The operator switches the Service before it writes status, so the phase follows a moment later.
+    kube.wait_status("sa", "post-promotion analysis running", lambda s: s.get("phase") == "Promoting")
 
     new_sim.set(error_rate=0.5)
     restored = wait_selected(kube, "sa", STABLE, "active Service switched back to stable", timeout=60)
