@@ -63,7 +63,6 @@ def rollout(target: str, prometheus_url: str, interval: str, window: str) -> dic
     analysis = {
         "interval": interval,
         "window": window,
-        "prometheus": {"address": prometheus_url},
         "metrics": [
             {"name": "error-rate", "preset": "errorRate"},
             {"name": "latency-p95", "preset": "latencyP95"},

@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from rollouts import Cluster, canary_rollout, model_version
 
+from modelrollout.devenv import LocalCluster
 from modelrollout.devenv.operator import OperatorProcess
 
 
@@ -40,6 +42,17 @@ def silent_prometheus() -> Iterator[str]:
     server.close()
 
 
+@pytest.fixture
+def operator(crds: LocalCluster, namespace: str, silent_prometheus: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The operator with a connection named `silent` to the server that never answers."""
+    settings = {"prometheusConnections": [{"name": "silent", "address": silent_prometheus}]}
+    process = OperatorProcess(
+        crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace], settings=settings
+    )
+    yield process.start()
+    process.stop()
+
+
 def test_a_hanging_prometheus_does_not_stall_another_rollout(
     kube: Cluster, operator: OperatorProcess, silent_prometheus: str
 ) -> None:
@@ -49,7 +62,7 @@ def test_a_hanging_prometheus_does_not_stall_another_rollout(
     slow["spec"]["analysis"] = {
         "interval": "1s",
         # Long enough that a worker shared with `fast` would hold `fast` up for all of it, per pass.
-        "prometheus": {"address": silent_prometheus, "timeout": "30s"},
+        "prometheus": {"connection": "silent", "timeout": "30s"},
         "metrics": [{"name": "error-rate", "preset": "errorRate"}],
     }
     steps = [{"setWeight": 25}, {"pause": {"duration": "1s"}}, {"setWeight": 50}, {"pause": {"duration": "1s"}}]

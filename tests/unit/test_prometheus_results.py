@@ -9,10 +9,8 @@ import pytest
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from modelrollout.adapters.prometheus import (
-    PROMETHEUS_URL_ENV,
     PrometheusSource,
     QueryResult,
-    UnavailableSource,
     _http_error,
     clear_client_cache,
     measure,
@@ -22,7 +20,8 @@ from modelrollout.adapters.prometheus import (
 )
 from modelrollout.analysis.metrics import resolve_metric
 from modelrollout.analysis.plan import MetricQuery, RolloutIdentity
-from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, MetricSpec, PrometheusSpec
+from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, MetricSpec
+from modelrollout.api.settings import PrometheusConnection
 from modelrollout.core.analysis_contract import AnalysisScope
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -134,36 +133,22 @@ def test_measure_stops_asking_an_unreachable_prometheus() -> None:
     assert source.asked == ["q-a"]
 
 
-def test_no_address_means_an_unavailable_source(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(PROMETHEUS_URL_ENV, raising=False)
-    source = prometheus_source(None)
-    assert isinstance(source, UnavailableSource)
-    result = source.query_scalar("vector(1)")
-    assert result.value is None and result.error is not None and PROMETHEUS_URL_ENV in result.error
-
-
-def test_address_from_spec_then_default_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PROMETHEUS_URL_ENV, "http://env:9090")
-    spec = PrometheusSpec(address="http://spec:9090/", timeout="2s", insecure_skip_verify=True)
-    from_spec = prometheus_source(spec, default_address="http://default:9090")
-    from_default = prometheus_source(PrometheusSpec(), default_address="http://default:9090")
-    from_env = prometheus_source(None)
-    assert isinstance(from_spec, PrometheusSource)
-    assert isinstance(from_default, PrometheusSource)
-    assert isinstance(from_env, PrometheusSource)
-    assert (from_spec.address, from_spec.timeout) == ("http://spec:9090", 2.0)
-    assert from_spec.client._session.verify is False
-    assert from_default.address == "http://default:9090"
-    assert from_default.client._session.verify is True
-    assert from_env.address == "http://env:9090"
+def test_source_takes_address_timeout_and_tls_from_the_connection() -> None:
+    connection = PrometheusConnection(name="main", address="http://p:9090/", timeout="2s", insecure_skip_verify=True)
+    source = prometheus_source(connection)
+    assert isinstance(source, PrometheusSource)
+    assert (source.address, source.timeout) == ("http://p:9090", 2.0)
+    assert source.client._session.verify is False
+    overridden = prometheus_source(PrometheusConnection(name="main", address="http://p:9090"), timeout="300ms")
+    assert isinstance(overridden, PrometheusSource)
+    assert overridden.timeout == 0.3 and overridden.client._session.verify is True
     clear_client_cache()
 
 
 def test_clients_are_cached_per_address_token_and_tls() -> None:
     def client(token: str | None, skip: bool = False) -> object:
-        source = prometheus_source(
-            PrometheusSpec(address="http://p:9090", insecure_skip_verify=skip), bearer_token=token
-        )
+        connection = PrometheusConnection(name="p", address="http://p:9090", insecure_skip_verify=skip)
+        source = prometheus_source(connection, bearer_token=token)
         assert isinstance(source, PrometheusSource)
         return source.client
 

@@ -22,6 +22,7 @@ from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import FIELD_MANAGER, ROLLOUT_LABEL, VERSION_LABEL
 from modelrollout.api.modelversion import PLURAL as MODELVERSIONS
 from modelrollout.api.rollout import PLURAL as ROLLOUTS
+from modelrollout.core.observed import Controller
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,22 @@ class ObservedDeployment:
     label: str
     replicas: int
     ready: int
+    controller: Controller | None = None
+
+
+@dataclass(frozen=True)
+class ObservedService:
+    name: str
+    selector: dict[str, str]
+    controller: Controller | None = None
+
+
+def controller_of(meta: dict[str, Any]) -> Controller | None:
+    """The controlling owner reference in an object's metadata, if any."""
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return Controller(kind=str(ref.get("kind", "")), name=str(ref.get("name", "")), uid=str(ref.get("uid", "")))
+    return None
 
 
 class KubeGateway(Protocol):
@@ -45,7 +62,8 @@ class KubeGateway(Protocol):
     def list_rollouts(self, namespace: str | None) -> list[dict[str, Any]]: ...
     def list_model_versions(self, namespace: str) -> list[dict[str, Any]]: ...
     def list_deployments(self, namespace: str, rollout: str) -> list[ObservedDeployment]: ...
-    def get_service_selectors(self, namespace: str, names: list[str]) -> dict[str, dict[str, str]]: ...
+    def get_services(self, namespace: str, names: list[str]) -> dict[str, ObservedService]: ...
+    def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]: ...
     def apply(self, manifest: dict[str, Any]) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool: ...
@@ -120,12 +138,13 @@ class KubernetesGateway:
                     label=labels.get(VERSION_LABEL, ""),
                     replicas=int(spec.get("replicas", 0)),
                     ready=int(ready),
+                    controller=controller_of(meta),
                 )
             )
         return observed
 
-    def get_service_selectors(self, namespace: str, names: list[str]) -> dict[str, dict[str, str]]:
-        selectors: dict[str, dict[str, str]] = {}
+    def get_services(self, namespace: str, names: list[str]) -> dict[str, ObservedService]:
+        services: dict[str, ObservedService] = {}
         for name in names:
             try:
                 response = self.core.read_namespaced_service(name, namespace, _preload_content=False)
@@ -133,8 +152,24 @@ class KubernetesGateway:
                 if error.status == 404:
                     continue
                 raise
-            selectors[name] = dict(json.loads(cast(Any, response).data).get("spec", {}).get("selector") or {})
-        return selectors
+            body = json.loads(cast(Any, response).data)
+            services[name] = ObservedService(
+                name=name,
+                selector=dict(body.get("spec", {}).get("selector") or {}),
+                controller=controller_of(body.get("metadata") or {}),
+            )
+        return services
+
+    def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]:
+        """Whether an object of `kind` exists under `name`, and its controlling owner."""
+        readers = {"Deployment": self.apps.read_namespaced_deployment, "Service": self.core.read_namespaced_service}
+        try:
+            response = readers[kind](name, namespace, _preload_content=False)
+        except ApiException as error:
+            if error.status == 404:
+                return False, None
+            raise
+        return True, controller_of(json.loads(cast(Any, response).data).get("metadata") or {})
 
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None:
         try:

@@ -9,7 +9,6 @@ escaping `query_scalar` (a failed query is an inconclusive measurement, not a cr
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -26,10 +25,10 @@ from modelrollout.analysis.evaluate import evaluate, inconclusive
 from modelrollout.analysis.fold import fold
 from modelrollout.analysis.plan import MetricQuery, RolloutIdentity, due_metrics
 from modelrollout.api.common import parse_duration
-from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, Measurement, PrometheusSpec
+from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, Measurement
+from modelrollout.api.settings import PrometheusConnection
 from modelrollout.core.analysis_contract import AnalysisScope, AnalysisSummary
 
-PROMETHEUS_URL_ENV = "MODELROLLOUT_PROMETHEUS_URL"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 # The HTTP client waits a little longer than Prometheus' own timeout so that Prometheus' clearer
 # "query timed out" answer arrives before the client gives up.
@@ -199,23 +198,15 @@ def clear_client_cache() -> None:
 
 
 def prometheus_source(
-    spec: PrometheusSpec | None,
+    connection: PrometheusConnection,
     *,
+    timeout: str | None = None,
     bearer_token: str | None = None,
-    default_address: str | None = None,
 ) -> MetricsSource:
-    """The source for a Rollout's `spec.analysis.prometheus`.
-
-    The address comes from the spec, else `default_address`, else the environment variable
-    MODELROLLOUT_PROMETHEUS_URL; without any, every query reports that no Prometheus is configured.
-    The bearer token is the value of the spec's Secret, which the caller reads.
-    """
-    address = (spec.address if spec else None) or default_address or os.environ.get(PROMETHEUS_URL_ENV)
-    if not address:
-        return UnavailableSource(f"no Prometheus address: set spec.analysis.prometheus.address or {PROMETHEUS_URL_ENV}")
-    timeout = parse_duration(spec.timeout) if spec else DEFAULT_TIMEOUT_SECONDS
-    verify_tls = not (spec.insecure_skip_verify if spec else False)
-    return PrometheusSource(_client(address.rstrip("/"), bearer_token, verify_tls), timeout=timeout)
+    """The source for one of the operator's Prometheus connections; the caller reads the token."""
+    seconds = parse_duration(timeout or connection.timeout)
+    client = _client(connection.address.rstrip("/"), bearer_token, not connection.insecure_skip_verify)
+    return PrometheusSource(client, timeout=seconds)
 
 
 def measure(source: MetricsSource, queries: list[MetricQuery], now: datetime) -> list[Measurement]:

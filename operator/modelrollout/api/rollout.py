@@ -30,27 +30,25 @@ Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded", "Cancelled"
 # ---------------------------------------------------------------- analysis
 
 
-class SecretKeyRef(SpecModel):
-    """A key of a Secret in the Rollout's namespace."""
-
-    name: ObjectName = Field(description="Secret name.")
-    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
-
-
 class PrometheusSpec(SpecModel):
-    """Where metrics are read from; unset fields fall back to the operator's defaults."""
+    """Which of the operator's Prometheus connections this Rollout reads.
 
-    address: str | None = Field(
+    Addresses and credentials are not part of a Rollout: whoever may edit a Rollout must not be
+    able to point the operator's credentials (or the operator's network position) at an address
+    of their choosing. The operator's installer defines named connections (chart values
+    `prometheus.connections`); a Rollout picks one by name.
+    """
+
+    connection: DnsLabel | None = Field(
         default=None,
-        pattern=r"^https?://[^\s]+$",
-        max_length=2048,
-        description="Prometheus base URL, e.g. http://prometheus.monitoring:9090.",
+        description=(
+            "Name of a Prometheus connection defined by the operator's installer (Helm values "
+            "`prometheus.connections`); empty uses the operator's default connection."
+        ),
     )
-    timeout: Duration = Field(default="5s", description="Per-query timeout.")
-    bearer_token_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding a bearer token sent with every query."
+    timeout: Duration | None = Field(
+        default=None, description="Per-query timeout; empty uses the connection's timeout (5s unless set)."
     )
-    insecure_skip_verify: bool = Field(default=False, description="Skip TLS verification (testing only).")
 
 
 THRESHOLDS = ("max", "min", "maxRatioToBaseline", "minRatioToBaseline")
@@ -168,7 +166,9 @@ class AnalysisSpec(SpecModel):
     window: Duration = Field(
         default="1m", description="Range the presets' rate() queries cover; the {{window}} template variable."
     )
-    prometheus: PrometheusSpec | None = Field(default=None, description="Prometheus connection.")
+    prometheus: PrometheusSpec | None = Field(
+        default=None, description="Which Prometheus connection of the operator to read (by name)."
+    )
     on_no_data: OnNoData = Field(
         default="pause",
         description="What an inconclusive measurement (no data, NaN, Prometheus down) does: pause, rollback or ignore.",

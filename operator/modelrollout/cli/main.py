@@ -27,12 +27,45 @@ def main() -> None:
 @click.option("-n", "--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig; default $KUBECONFIG or in-cluster.")
 @click.option("--liveness", default=None, help="Serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="MODELROLLOUT_SETTINGS",
+    help="Settings file (YAML): Prometheus connections, pod policy. [env MODELROLLOUT_SETTINGS]",
+)
+@click.option(
+    "--prometheus-url",
+    envvar="MODELROLLOUT_PROMETHEUS_URL",
+    help="Address of the default Prometheus connection, when the settings file defines none. "
+    "[env MODELROLLOUT_PROMETHEUS_URL]",
+)
+@click.option(
+    "--operator-namespace",
+    envvar="POD_NAMESPACE",
+    help="The namespace the operator runs in; the only one it reads Secrets from. [env POD_NAMESPACE]",
+)
 @click.option("--verbose", is_flag=True, help="Debug logging.")
-def run(namespaces: tuple[str, ...], kubeconfig: str | None, liveness: str | None, verbose: bool) -> None:
+def run(
+    namespaces: tuple[str, ...],
+    kubeconfig: str | None,
+    liveness: str | None,
+    settings_path: Path | None,
+    prometheus_url: str | None,
+    operator_namespace: str | None,
+    verbose: bool,
+) -> None:
     """Run the operator (same as `kopf run -m modelrollout.handlers.operator --standalone`)."""
     import logging
 
     import kopf
+
+    from modelrollout.handlers.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(settings_path, prometheus_url=prometheus_url, namespace=operator_namespace)
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from error
 
     if kubeconfig:
         os.environ["KUBECONFIG"] = str(Path(kubeconfig).resolve())
@@ -48,6 +81,7 @@ def run(namespaces: tuple[str, ...], kubeconfig: str | None, liveness: str | Non
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         liveness_endpoint=liveness,
+        memo=kopf.Memo(settings=settings),
     )
 
 

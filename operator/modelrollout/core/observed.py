@@ -9,6 +9,24 @@ from modelrollout.api.modelversion import ModelVersion
 
 
 @dataclass(frozen=True)
+class Controller:
+    """The controlling owner reference of an object (metadata.ownerReferences[controller=true])."""
+
+    kind: str
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class ChildObject:
+    """An existing object under a name this Rollout writes to, with who controls it."""
+
+    kind: str
+    name: str
+    controller: Controller | None
+
+
+@dataclass(frozen=True)
 class DeploymentState:
     """One version's Deployment as last observed."""
 
@@ -34,6 +52,9 @@ class Observed:
     deployments: Mapping[str, DeploymentState] = field(default_factory=dict)  # by ModelVersion name
     services: Mapping[str, ServiceState] = field(default_factory=dict)  # by Service name
     model_versions: Mapping[str, ModelVersion] = field(default_factory=dict)  # by name
+    # Every existing object under a name the Rollout writes (Deployments, Services, ...), so that the
+    # core refuses to adopt one it did not create.
+    children: tuple[ChildObject, ...] = ()
 
     def ready(self, version: str | None) -> int:
         state = self.deployments.get(version) if version else None

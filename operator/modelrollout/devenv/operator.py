@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from modelrollout.devenv.processes import ManagedProcess
 
@@ -21,12 +24,18 @@ class OperatorProcess:
         *,
         namespaces: Sequence[str] = (),
         prometheus_url: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        operator_namespace: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.namespaces = list(namespaces)
         self.prometheus_url = prometheus_url
+        self.settings = dict(settings) if settings is not None else None
+        self.operator_namespace = operator_namespace
+        self.extra_env = dict(extra_env or {})
         self.die_with_parent = die_with_parent
         self.process: ManagedProcess | None = None
         self.starts = 0
@@ -35,14 +44,24 @@ class OperatorProcess:
         argv = [sys.executable, "-m", "modelrollout.cli.main", "run", "--kubeconfig", str(self.kubeconfig)]
         for namespace in self.namespaces:
             argv += ["--namespace", namespace]
+        if self.settings is not None:
+            # The settings file as the chart's ConfigMap would mount it.
+            path = self.log_path.with_name(self.log_path.stem + "-settings.yaml")
+            path.write_text(yaml.safe_dump(self.settings))
+            argv += ["--settings", str(path)]
+        if self.operator_namespace:
+            argv += ["--operator-namespace", self.operator_namespace]
         return argv
 
     def start(self) -> OperatorProcess:
         env = dict(os.environ)
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["PYTHONUNBUFFERED"] = "1"
+        for inherited in ("MODELROLLOUT_PROMETHEUS_URL", "MODELROLLOUT_SETTINGS", "POD_NAMESPACE"):
+            env.pop(inherited, None)
         if self.prometheus_url:
             env["MODELROLLOUT_PROMETHEUS_URL"] = self.prometheus_url
+        env.update(self.extra_env)
         self.starts += 1
         self.process = ManagedProcess(
             "modelrollout-operator", self.argv(), self.log_path, env=env, die_with_parent=self.die_with_parent

@@ -20,6 +20,7 @@ from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
+from modelrollout.handlers.settings import load_settings
 from modelrollout.handlers.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,22 @@ STATE = OperatorState()
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # `modelrollout run` puts the settings it built into the memo; `kopf run -m` gets the defaults.
+    operator_settings = memo.get("settings") or load_settings(
+        prometheus_url=os.environ.get("MODELROLLOUT_PROMETHEUS_URL"), namespace=os.environ.get("POD_NAMESPACE")
+    )
     gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
-    analyzer = PrometheusAnalyzer(gateway)
+    analyzer = PrometheusAnalyzer(gateway, operator_settings)
     STATE.gateway = gateway
     STATE.registry = WorkerRegistry(
-        lambda namespace, name: reconcile_rollout(gateway, namespace, name, analyzer, utcnow)
+        lambda namespace, name: reconcile_rollout(
+            gateway, namespace, name, analyzer, utcnow, settings=operator_settings
+        )
     )
 
 

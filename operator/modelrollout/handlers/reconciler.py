@@ -18,6 +18,7 @@ from modelrollout.adapters.manifests import deployment_manifest, service_manifes
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
+from modelrollout.api.settings import OperatorSettings
 from modelrollout.api.validation import validate_rollout
 from modelrollout.core import naming
 from modelrollout.core.actions import (
@@ -28,10 +29,13 @@ from modelrollout.core.actions import (
     SetServiceSelector,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
+from modelrollout.core.connections import connection_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
-from modelrollout.core.observed import DeploymentState, Observed, ServiceState
+from modelrollout.core.observed import ChildObject, DeploymentState, Observed, ServiceState
+from modelrollout.core.ownership import ownership_conflicts
+from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.support import unsupported_features
 
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 # Look again at least this often, even when nothing wakes the worker.
 RESYNC_SECONDS = 15.0
 INVALID_RECHECK_SECONDS = 30.0
+DEFAULT_SETTINGS = OperatorSettings()
 
 
 class Analyzer(Protocol):
@@ -70,19 +75,35 @@ def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVer
     return versions
 
 
-def observe(kube: KubeGateway, namespace: str, name: str, versions: Mapping[str, ModelVersion]) -> Observed:
+def observe(
+    kube: KubeGateway, namespace: str, name: str, spec: RolloutSpec | None, versions: Mapping[str, ModelVersion]
+) -> Observed:
+    listed = kube.list_deployments(namespace, name)
     deployments = {
         d.model_version: DeploymentState(
             version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready
         )
-        for d in kube.list_deployments(namespace, name)
+        for d in listed
     }
     service_names = [naming.active_service(name), naming.preview_service(name), naming.canary_service(name)]
-    services = {
-        service: ServiceState(name=service, selector=selector)
-        for service, selector in kube.get_service_selectors(namespace, service_names).items()
-    }
-    return Observed(deployments=deployments, services=services, model_versions=dict(versions))
+    services = kube.get_services(namespace, service_names)
+    children = [ChildObject("Deployment", d.name, d.controller) for d in listed]
+    children += [ChildObject("Service", s.name, s.controller) for s in services.values()]
+    # A Deployment under a name this Rollout is about to use, but without its label, is not listed.
+    listed_names = {d.name for d in listed}
+    for version_name in versions_to_deploy(spec) if spec else []:
+        version = versions.get(version_name)
+        deployment = naming.deployment_name(name, version.spec.version) if version else None
+        if deployment is not None and deployment not in listed_names:
+            exists, controller = kube.get_controller("Deployment", namespace, deployment)
+            if exists:
+                children.append(ChildObject("Deployment", deployment, controller))
+    return Observed(
+        deployments=deployments,
+        services={s.name: ServiceState(name=s.name, selector=s.selector) for s in services.values()},
+        model_versions=dict(versions),
+        children=tuple(children),
+    )
 
 
 def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) -> dict[str, ModelVersion]:
@@ -102,6 +123,7 @@ def reconcile_rollout(
     name: str,
     analyzer: Analyzer | None = None,
     clock: Callable[[], datetime] = utcnow,
+    settings: OperatorSettings = DEFAULT_SETTINGS,
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
     raw = kube.get_rollout(namespace, name)
@@ -120,9 +142,13 @@ def reconcile_rollout(
         return INVALID_RECHECK_SECONDS
 
     versions = read_model_versions(kube, namespace)
-    observed = observe(kube, namespace, name, versions)
+    observed = observe(kube, namespace, name, spec, versions)
     invalid = tuple(
-        validate_rollout(spec, versions_for_validation(versions, name), namespace) + unsupported_features(spec)
+        validate_rollout(spec, versions_for_validation(versions, name), namespace)
+        + unsupported_features(spec)
+        + connection_problems(spec, settings, namespace)
+        + pod_policy_violations(spec, versions, settings.pod_policy)
+        + ownership_conflicts(observed.children, meta.get("uid"), namespace)
     )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 

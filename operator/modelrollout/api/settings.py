@@ -1,0 +1,89 @@
+"""The operator's own settings: one object built at startup, written only by whoever installs the operator.
+
+Everything here is trusted configuration, unlike a Rollout's spec, which anyone with edit rights
+in a namespace may write. That is why Prometheus addresses and credentials, and the policy for pod
+templates, live here and not in Rollouts. The Helm chart renders this object from its values into
+a ConfigMap mounted at `--settings`; `modelrollout run --help` lists the flags that override it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from modelrollout.api.common import DnsLabel, Duration, ObjectName, SpecModel
+
+DEFAULT_CONNECTION = "default"
+
+
+class SecretKey(SpecModel):
+    """A key of a Secret in the operator's own namespace."""
+
+    name: ObjectName = Field(description="Secret name (in the namespace the operator runs in).")
+    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
+
+
+class PrometheusConnection(SpecModel):
+    """A Prometheus server Rollouts may read, by name."""
+
+    name: DnsLabel = Field(description="What Rollouts write in spec.analysis.prometheus.connection.")
+    address: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="Base URL, e.g. http://prometheus-operated.monitoring:9090.",
+    )
+    timeout: Duration = Field(default="5s", description="Per-query timeout unless a Rollout sets its own.")
+    bearer_token_secret: SecretKey | None = Field(
+        default=None, description="Bearer token sent with every query, from a Secret in the operator's namespace."
+    )
+    insecure_skip_verify: bool = Field(default=False, description="Skip TLS verification (testing only).")
+    namespaces: list[DnsLabel] = Field(
+        default_factory=list, description="Namespaces whose Rollouts may use this connection; empty allows all."
+    )
+
+    def allows(self, namespace: str) -> bool:
+        return not self.namespaces or namespace in self.namespaces
+
+
+class PodPolicy(SpecModel):
+    """What a ModelVersion's pod template may ask for. Creating a ModelVersion amounts to creating
+    pods (the operator copies its template into a Deployment), so this is checked before any
+    Deployment exists; the namespace's Pod Security admission still applies to the pods."""
+
+    enforce: bool = Field(default=True, description="Check ModelVersion pod templates against this policy.")
+    allowed_service_accounts: list[DnsLabel] = Field(
+        default_factory=list,
+        description="ServiceAccounts pods may run as (`default` when the template names none); empty allows any.",
+    )
+    allow_privileged: bool = Field(default=False, description="Allow privileged containers and privilege escalation.")
+    allow_host_namespaces: bool = Field(
+        default=False, description="Allow hostNetwork, hostPID, hostIPC and container hostPorts."
+    )
+    allow_host_path: bool = Field(default=False, description="Allow hostPath volumes.")
+
+
+class OperatorSettings(SpecModel):
+    """Settings of one operator installation."""
+
+    namespace: DnsLabel | None = Field(
+        default=None,
+        description="The namespace the operator runs in: the only place it reads Secrets (from POD_NAMESPACE).",
+    )
+    prometheus_connections: list[PrometheusConnection] = Field(
+        default_factory=list, description="Prometheus servers Rollouts may read, by name."
+    )
+    default_prometheus_connection: DnsLabel = Field(
+        default=DEFAULT_CONNECTION, description="The connection of Rollouts that name none."
+    )
+    pod_policy: PodPolicy = Field(default_factory=PodPolicy, description="Policy for ModelVersion pod templates.")
+
+    @model_validator(mode="after")
+    def _unique_connections(self) -> OperatorSettings:
+        names = [connection.name for connection in self.prometheus_connections]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"prometheusConnections: duplicate names {', '.join(duplicates)}")
+        return self
+
+    def connection(self, name: str | None) -> PrometheusConnection | None:
+        wanted = name or self.default_prometheus_connection
+        return next((c for c in self.prometheus_connections if c.name == wanted), None)
