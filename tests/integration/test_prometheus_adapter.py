@@ -20,7 +20,8 @@ import pytest
 from modelrollout.adapters.prometheus import PrometheusSource, measure, prometheus_source
 from modelrollout.analysis.fold import fold
 from modelrollout.analysis.plan import RolloutIdentity, due_metrics
-from modelrollout.api.rollout import AnalysisSpec, PrometheusSpec
+from modelrollout.api.rollout import AnalysisSpec
+from modelrollout.api.settings import PrometheusConnection
 from modelrollout.core.analysis_contract import AnalysisScope
 from modelrollout.devenv import LocalPrometheus
 from modelrollout.devenv.processes import free_port
@@ -39,8 +40,13 @@ ANALYSIS = AnalysisSpec.model_validate(
 )
 
 
+def connection(address: str, timeout: str = "5s") -> PrometheusConnection:
+    """One of the operator's Prometheus connections, as its settings would define it."""
+    return PrometheusConnection(name="test", address=address, timeout=timeout)
+
+
 def source_for(prometheus: LocalPrometheus, timeout: str = "5s") -> PrometheusSource:
-    source = prometheus_source(PrometheusSpec(address=prometheus.url, timeout=timeout))
+    source = prometheus_source(connection(prometheus.url, timeout))
     assert isinstance(source, PrometheusSource)
     return source
 
@@ -229,7 +235,7 @@ def healthy() -> Iterator[tuple[str, Recorder]]:
 
 def test_a_503_is_not_retried(unavailable: tuple[str, Recorder]) -> None:
     url, recorder = unavailable
-    source = prometheus_source(PrometheusSpec(address=url))
+    source = prometheus_source(connection(url))
     for attempt in range(1, 4):
         result = source.query_scalar("vector(1)")
         assert result.value is None and result.error == "Prometheus answered HTTP 503"
@@ -238,7 +244,7 @@ def test_a_503_is_not_retried(unavailable: tuple[str, Recorder]) -> None:
 
 def test_the_per_query_timeout_is_honoured(silent: tuple[str, Recorder]) -> None:
     url, recorder = silent
-    result = prometheus_source(PrometheusSpec(address=url, timeout="300ms")).query_scalar("vector(1)")
+    result = prometheus_source(connection(url, "300ms")).query_scalar("vector(1)")
     assert result.value is None and result.connection_failed
     assert result.error == f"Prometheus at {url} did not answer within 0.3s"
     [(path, params, _)] = recorder.requests
@@ -248,19 +254,19 @@ def test_the_per_query_timeout_is_honoured(silent: tuple[str, Recorder]) -> None
 
 def test_a_closed_port_is_an_error() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = prometheus_source(PrometheusSpec(address=url, timeout="1s")).query_scalar("vector(1)")
+    result = prometheus_source(connection(url, "1s")).query_scalar("vector(1)")
     assert result.value is None and result.connection_failed
     assert result.error is not None and "refused" in result.error.lower()
 
 
 def test_the_bearer_token_is_sent(healthy: tuple[str, Recorder]) -> None:
     url, recorder = healthy
-    source = prometheus_source(PrometheusSpec(address=url), bearer_token="s3cr3t-token")
+    source = prometheus_source(connection(url), bearer_token="s3cr3t-token")
     assert source.query_scalar('up{job="x"}').value == 0.5
     [(path, params, headers)] = recorder.requests
     assert path == "/api/v1/query"
     assert params["query"] == ['up{job="x"}']
     assert headers["Authorization"] == "Bearer s3cr3t-token"
     # Without a token no Authorization header goes out.
-    prometheus_source(PrometheusSpec(address=url)).query_scalar("vector(1)")
+    prometheus_source(connection(url)).query_scalar("vector(1)")
     assert "Authorization" not in recorder.requests[-1][2]

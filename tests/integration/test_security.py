@@ -226,7 +226,7 @@ def test_a_rollout_author_cannot_get_a_secret_or_choose_where_the_token_goes(
     user.create(model_version("sa-2-4-0", "2.4.0"))
     user.wait_status("stolen", "first version serving", lambda s: s.get("phase") == "Healthy")
     user.set_target("stolen", "sa-2-4-0")
-    user.wait(lambda: recorders["trusted"].requests, "a query on the trusted connection", timeout=90)
+    user.wait(lambda: recorders["trusted"].requests or None, "a query on the trusted connection", timeout=90)
     assert recorders["trusted"].authorizations() == {f"Bearer {OPERATOR_TOKEN}"}
     assert recorders["attacker"].requests == [] and recorders["elsewhere"].requests == []
     everything = json.dumps([user.rollout(name) for name in ("stolen", "borrowed")]) + "".join(
@@ -276,7 +276,9 @@ def test_an_existing_service_survives_a_rollout_named_after_it(
     )
     kube.core.create_namespaced_config_map(kube.namespace, owned)
     user.custom.delete_namespaced_custom_object(GROUP, VERSION, user.namespace, "rollouts", "billing")
-    kube.wait(lambda: "gc-sentinel" not in configmap_names(kube), "the garbage collector removed owned children")
+    kube.wait(
+        lambda: "gc-sentinel" not in configmap_names(kube) or None, "the garbage collector removed owned children"
+    )
     assert dict(kube.core.read_namespaced_service("billing", kube.namespace).spec.selector) == selector
 
 
