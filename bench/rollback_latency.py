@@ -54,8 +54,7 @@ class Run:
 
 def install_crds(cluster: LocalCluster) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=bench", "-f", str(ROOT / "crds"))
-    names = [f"crd/{resource.name}" for resource in RESOURCES]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+    cluster.wait_crds_established(*(resource.name for resource in RESOURCES))
 
 
 def rollout(target: str, prometheus_url: str, interval: str, window: str) -> dict[str, Any]:

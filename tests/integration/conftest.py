@@ -29,8 +29,7 @@ def install_crds(cluster: LocalCluster, crd_dir: Path = CRD_DIR) -> None:
         "-f",
         str(crd_dir),
     )
-    names = [f"crd/{resource.name}" for resource in RESOURCES]
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+    cluster.wait_crds_established(*(resource.name for resource in RESOURCES))
 
 
 @pytest.fixture(scope="session")

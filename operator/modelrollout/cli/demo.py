@@ -125,8 +125,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
         console.print(f"  cluster ready: export KUBECONFIG={cluster.kubeconfig_path}")
         console.print(f"  Prometheus: {prom.url}")
         cluster.kubectl("apply", "--server-side", "-f", str(root / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.modelrollout.io")
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/modelversions.modelrollout.io")
+        cluster.wait_crds_established("rollouts.modelrollout.io", "modelversions.modelrollout.io")
         cluster.kubectl("create", "namespace", NAMESPACE)
 
         fleet = SimulatorFleet(prom, log_dir=work / "simulators")

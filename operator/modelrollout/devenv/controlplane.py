@@ -171,6 +171,26 @@ class LocalCluster:
             raise RuntimeError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
+    def wait_crds_established(self, *names: str, timeout: float = 90.0) -> None:
+        """Waits until the API server serves these CRDs (by full name, e.g. rollouts.modelrollout.io).
+
+        Polls the CRD's conditions itself: `kubectl wait --for=condition=Established` fails outright
+        when it reads a CRD created a moment ago that has no status.conditions yet.
+        """
+
+        def established(name: str) -> bool:
+            status, body = self._request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+            if status != 200:
+                return False
+            conditions = json.loads(body).get("status", {}).get("conditions") or []
+            return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+        wait_until(
+            lambda: all(established(name) for name in names) or None,
+            timeout=timeout,
+            what=f"CRDs established: {', '.join(names)}",
+        )
+
     def get_json(self, path: str) -> Any:
         """GET an API path (e.g. /api/v1/nodes) as admin; cheap, no client library needed."""
         status, body = self._request("GET", path)
