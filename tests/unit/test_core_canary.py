@@ -16,7 +16,7 @@ from fakecluster import (
 )
 
 from modelrollout.core.actions import EmitEvent
-from modelrollout.core.weights import split_replicas
+from modelrollout.routing.replicas import split_replicas
 
 V1 = mv_name("1.0.0")
 V2 = mv_name("1.1.0")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelrollout.core.weights import effective_weight, split_replicas
+from modelrollout.routing.replicas import effective_weight, split_replicas
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_contracts_hold_for_the_package(package_copy: Path) -> None:
     [
         ("core/machine.py", "import kopf", "The pure core and analysis talk to no cluster and no network"),
         ("analysis/evaluate.py", "import requests", "The pure core and analysis talk to no cluster and no network"),
-        ("core/weights.py", "import modelrollout.handlers.reconciler", "Layers only point down"),
+        ("core/canary.py", "import modelrollout.handlers.reconciler", "Layers only point down"),
     ],
 )
 def test_contract_breaks_when_a_lower_layer_reaches_up_or_out(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from modelrollout.api.common import format_time
 from modelrollout.api.rollout import RolloutStatus
+from modelrollout.core import reasons
 from modelrollout.core.conditions import set_condition
 
 
@@ -13,7 +14,7 @@ def unreadable_spec_status(status: RolloutStatus, generation: int, message: str,
     """InvalidSpec and Degraded; nothing else changes, so children stay as they are."""
     result = status.model_copy(deep=True)
     result.conditions = set_condition(
-        result.conditions, "InvalidSpec", "True", "InvalidSpec", message, format_time(now), generation
+        result.conditions, reasons.INVALID_SPEC, "True", reasons.SPEC_INVALID, message, format_time(now), generation
     )
     result.phase = "Degraded"
     result.message = f"invalid spec: {message}"

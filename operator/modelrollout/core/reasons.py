@@ -1,0 +1,54 @@
+"""Condition types and reasons the core writes, named once (Kubernetes API conventions).
+
+Tests, the CLI and users' alerting match on these strings, so they change only with the API.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ------------------------------------------------------------- condition types
+
+AVAILABLE: Final = "Available"
+PROGRESSING: Final = "Progressing"
+PAUSED: Final = "Paused"
+COMPLETED: Final = "Completed"
+INVALID_SPEC: Final = "InvalidSpec"
+ANALYSIS_FAILED: Final = "AnalysisFailed"
+METRIC_WARNING: Final = "MetricWarning"
+
+# ------------------------------------------------------------- reasons
+
+# InvalidSpec
+SPEC_INVALID: Final = "InvalidSpec"
+SPEC_VALID: Final = "SpecValid"
+
+# Available
+REPLICAS_READY: Final = "ReplicasReady"
+MINIMUM_REPLICAS_READY: Final = "MinimumReplicasReady"
+NO_READY_REPLICAS: Final = "NoReadyReplicas"
+
+# Progressing
+INITIALIZING: Final = "Initializing"
+PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
+ROLLOUT_IN_PROGRESS: Final = "RolloutInProgress"
+NO_ROLLOUT_IN_PROGRESS: Final = "NoRolloutInProgress"
+STRATEGY_NOT_SUPPORTED: Final = "StrategyNotSupported"
+
+# Paused
+NOT_PAUSED: Final = "NotPaused"
+PAUSED_BY_USER: Final = "PausedByUser"
+CANARY_PAUSE_STEP: Final = "CanaryPauseStep"
+BLUE_GREEN_PAUSE: Final = "BlueGreenPause"
+INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
+
+# Completed
+ROLLOUT_COMPLETED: Final = "RolloutCompleted"
+
+# AnalysisFailed
+CRITICAL_METRIC_FAILED: Final = "CriticalMetricFailed"
+NO_CRITICAL_FAILURE: Final = "NoCriticalFailure"
+
+# MetricWarning
+WARNING_METRIC_FAILED: Final = "WarningMetricFailed"
+NO_WARNINGS: Final = "NoWarnings"

@@ -1,0 +1,61 @@
+"""Traffic routing: the core's side of the router interface.
+
+Builds the router's view of the cluster, asks the Rollout's router for a plan and turns the
+plan into actions, keeping the safety rules in one place (`Pass.ensure`, `Pass.point`).
+"""
+
+from __future__ import annotations
+
+from modelrollout.core import naming
+from modelrollout.core.context import Pass
+from modelrollout.routing.factory import router_for
+from modelrollout.routing.router import RoutePlan, Router, RouteView
+
+
+def router(ctx: Pass) -> Router:
+    return router_for(ctx.spec)
+
+
+def route_view(ctx: Pass) -> RouteView:
+    """The router's view of the candidate, its stable version and the Services, as observed."""
+    candidate = ctx.status.candidate_version
+    stable = ctx.status.stable_version
+    assert candidate is not None and stable is not None
+    observed = ctx.observed
+    return RouteView(
+        total=ctx.spec.replicas,
+        candidate_replicas=observed.replicas(candidate),
+        candidate_ready=observed.ready(candidate),
+        stable_replicas=observed.replicas(stable),
+        stable_ready=observed.ready(stable),
+        active_selects_all=ctx.selects(naming.active_service(ctx.inp.name), None),
+        candidate_selected=ctx.observed_selects(candidate),
+        others_drained=ctx.others_drained({stable, candidate}),
+    )
+
+
+def apply_plan(ctx: Pass, plan: RoutePlan) -> RoutePlan:
+    """Desired replicas first, then Services; the weight in force goes to status."""
+    candidate = ctx.status.candidate_version
+    stable = ctx.status.stable_version
+    ctx.ensure(candidate, plan.candidate_replicas)
+    ctx.ensure(stable, plan.stable_replicas)
+    if plan.active == "all":
+        ctx.point("active", None)
+    elif plan.active is not None:
+        ctx.point("active", candidate if plan.active == "candidate" else stable)
+    if plan.canary is not None:
+        ctx.point("canary", candidate if plan.canary == "candidate" else stable)
+    if plan.weight is not None:
+        ctx.status.canary_weight = plan.weight
+    return plan
+
+
+def set_weight(ctx: Pass, weight: int) -> RoutePlan:
+    """Move traffic towards `weight` percent on the candidate."""
+    return apply_plan(ctx, router(ctx).set_routes(route_view(ctx), weight))
+
+
+def promote_traffic(ctx: Pass) -> RoutePlan:
+    """Every request to the candidate once it runs at full size."""
+    return apply_plan(ctx, router(ctx).promote(route_view(ctx)))
