@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -64,7 +65,7 @@ class KubeGateway(Protocol):
     def list_deployments(self, namespace: str, rollout: str) -> list[ObservedDeployment]: ...
     def get_services(self, namespace: str, names: list[str]) -> dict[str, ObservedService]: ...
     def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]: ...
-    def apply(self, manifest: dict[str, Any]) -> None: ...
+    def apply(self, manifest: dict[str, Any], *, create: bool = False) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool: ...
     def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
@@ -183,9 +184,31 @@ class KubernetesGateway:
 
     # ---------------------------------------------------------------- writes
 
-    def apply(self, manifest: dict[str, Any]) -> None:
-        """Server-side apply: create or update in one idempotent call."""
+    def apply(self, manifest: dict[str, Any], *, create: bool = False) -> None:
+        """Server-side apply: create or update in one idempotent call.
+
+        With `create`, the object must not exist yet: a plain create, which the API server refuses
+        when someone else made an object of that name since the pass looked (apply would adopt it).
+        The next pass then sees that object and reports it instead of writing.
+        """
         meta = manifest["metadata"]
+        if create:
+            creators: dict[str, Callable[..., Any]] = {
+                "Deployment": self.apps.create_namespaced_deployment,
+                "Service": self.core.create_namespaced_service,
+            }
+            try:
+                creators[manifest["kind"]](meta["namespace"], manifest, field_manager=FIELD_MANAGER)
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+                log.warning(
+                    "%s %s/%s appeared before it was created; not adopting it",
+                    manifest["kind"],
+                    meta["namespace"],
+                    meta["name"],
+                )
+            return
         kwargs: dict[str, Any] = {
             "field_manager": FIELD_MANAGER,
             "force": True,

@@ -192,7 +192,8 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
             return
         model_version = observed.model_versions.get(action.version)
         if model_version is not None:
-            kube.apply(deployment_manifest(rollout, action.version, model_version, action.replicas))
+            manifest = deployment_manifest(rollout, action.version, model_version, action.replicas)
+            kube.apply(manifest, create=existing is None)
         elif existing is not None:
             kube.scale_deployment(namespace, existing.name, action.replicas)
     elif isinstance(action, SetServiceSelector):
@@ -200,7 +201,7 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
         manifest = service_manifest(rollout, action.service, action.role, action.version_label)
         if current is not None and dict(current.selector) == manifest["spec"]["selector"]:
             return
-        kube.apply(manifest)
+        kube.apply(manifest, create=current is None)
     elif isinstance(action, EmitEvent):
         kube.emit_event(rollout, action.type, action.reason, action.message)
     elif isinstance(action, SetModelVersionStage):
