@@ -230,9 +230,19 @@ class GatewayAPIRouting(SpecModel):
 
 
 class UserHashRouting(SpecModel):
-    """User-consistent assignment from a published route table."""
+    """User-consistent assignment: the operator publishes a route table (ConfigMap
+    `<rollout>-routes`, key `table.json`) that applications and gateways read and pass, with the
+    user id, to `modelrollout.routing.assign.assign`; a user stays on one version as the weight
+    grows."""
 
-    header: str = Field(default="x-user-id", max_length=253, description="Request header carrying the user id.")
+    header: str = Field(
+        default="x-user-id", max_length=253, description="Request header carrying the user id (published in the table)."
+    )
+    salt: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Mixed into each user's hash; default <namespace>/<rollout>. Changing it reshuffles users.",
+    )
 
 
 class TrafficRouting(SpecModel):

@@ -28,12 +28,23 @@ class ServiceState:
 
 
 @dataclass(frozen=True)
+class RouteState:
+    """The traffic router's own route object (route table ConfigMap, HTTPRoute) as last observed."""
+
+    # The candidate's weight on it; None when the object does not exist yet.
+    weight: int | None = None
+    # Why the router cannot use the object (missing, not ours, not wired to our Services).
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything a reconcile pass looks at besides the Rollout itself."""
 
     deployments: Mapping[str, DeploymentState] = field(default_factory=dict)  # by ModelVersion name
     services: Mapping[str, ServiceState] = field(default_factory=dict)  # by Service name
     model_versions: Mapping[str, ModelVersion] = field(default_factory=dict)  # by name
+    route: RouteState = field(default_factory=RouteState)
 
     def ready(self, version: str | None) -> int:
         state = self.deployments.get(version) if version else None

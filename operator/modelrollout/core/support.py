@@ -18,11 +18,6 @@ def unsupported_features(spec: RolloutSpec) -> list[str]:
             "spec.strategy.canary.trafficRouting.gatewayAPI: not supported by this operator version yet; "
             "use trafficRouting.replicas"
         )
-    if routing is not None and routing.user_hash is not None:
-        messages.append(
-            "spec.strategy.canary.trafficRouting.userHash: not supported by this operator version yet; "
-            "use trafficRouting.replicas"
-        )
     if spec.strategy.ab_test is not None:
         messages.append("spec.strategy.abTest: A/B tests are not supported by this operator version yet")
     return messages

@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from modelrollout.adapters.kube import KubernetesGateway, load_api_client
+from modelrollout.adapters.routes import KubernetesRoutes
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
@@ -41,11 +42,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
+    api_client = load_api_client(os.environ.get("KUBECONFIG") or None)
+    gateway = KubernetesGateway(api_client)
+    routes = KubernetesRoutes(api_client)
     analyzer = PrometheusAnalyzer(gateway)
     STATE.gateway = gateway
     STATE.registry = WorkerRegistry(
-        lambda namespace, name: reconcile_rollout(gateway, namespace, name, analyzer, utcnow)
+        lambda namespace, name: reconcile_rollout(gateway, namespace, name, analyzer, utcnow, routes)
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
+from modelrollout.adapters.routes import RouteGateway
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
@@ -26,12 +27,13 @@ from modelrollout.core.actions import (
     EnsureDeployment,
     SetModelVersionStage,
     SetServiceSelector,
+    SetTrafficSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
-from modelrollout.core.observed import DeploymentState, Observed, ServiceState
+from modelrollout.core.observed import DeploymentState, Observed, RouteState, ServiceState
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.support import unsupported_features
 
@@ -70,7 +72,13 @@ def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVer
     return versions
 
 
-def observe(kube: KubeGateway, namespace: str, name: str, versions: Mapping[str, ModelVersion]) -> Observed:
+def observe(
+    kube: KubeGateway,
+    namespace: str,
+    name: str,
+    versions: Mapping[str, ModelVersion],
+    route: RouteState | None = None,
+) -> Observed:
     deployments = {
         d.model_version: DeploymentState(
             version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready
@@ -82,7 +90,9 @@ def observe(kube: KubeGateway, namespace: str, name: str, versions: Mapping[str,
         service: ServiceState(name=service, selector=selector)
         for service, selector in kube.get_service_selectors(namespace, service_names).items()
     }
-    return Observed(deployments=deployments, services=services, model_versions=dict(versions))
+    return Observed(
+        deployments=deployments, services=services, model_versions=dict(versions), route=route or RouteState()
+    )
 
 
 def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) -> dict[str, ModelVersion]:
@@ -102,6 +112,7 @@ def reconcile_rollout(
     name: str,
     analyzer: Analyzer | None = None,
     clock: Callable[[], datetime] = utcnow,
+    routes: RouteGateway | None = None,
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
     raw = kube.get_rollout(namespace, name)
@@ -120,7 +131,8 @@ def reconcile_rollout(
         return INVALID_RECHECK_SECONDS
 
     versions = read_model_versions(kube, namespace)
-    observed = observe(kube, namespace, name, versions)
+    route = routes.observe(raw) if routes is not None else None
+    observed = observe(kube, namespace, name, versions, route)
     invalid = tuple(
         validate_rollout(spec, versions_for_validation(versions, name), namespace) + unsupported_features(spec)
     )
@@ -147,6 +159,10 @@ def reconcile_rollout(
         )
     )
     for action in decision.actions:
+        if isinstance(action, SetTrafficSplit):
+            if routes is not None:
+                routes.apply(raw, action)
+            continue
         apply_action(kube, raw, observed, action, now)
     write_status(kube, raw, raw_status, decision.status)
     if invalid:

@@ -39,6 +39,7 @@ class ReplicasRouter:
 
     name = "replicas"
     can_mirror = False
+    has_route = False
 
     def set_routes(self, view: RouteView, weight: int) -> RoutePlan:
         want_candidate, want_stable = split_replicas(view.total, weight)
