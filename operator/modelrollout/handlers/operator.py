@@ -75,6 +75,14 @@ async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any)
         STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
 
 
+@kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes")
+async def http_route_event(namespace: str | None, **_: Any) -> None:
+    """An edit of an HTTPRoute's weights is put back without waiting for a resync. Routes carry
+    no label of ours (they are the user's), so every Rollout of the namespace looks again."""
+    if STATE.registry is not None and namespace is not None:
+        STATE.registry.wake_namespace(namespace)
+
+
 @kopf.on.event(GROUP, VERSION, "modelversions")
 async def model_version_event(
     event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any

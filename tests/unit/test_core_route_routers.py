@@ -1,4 +1,5 @@
-"""Canary with a router that owns a route object (the userHash route table) against the fake cluster.
+"""Canary with a router that writes a route object (userHash route table, gatewayAPI HTTPRoute
+weights) against the fake cluster.
 
 The fake cluster checks after every pass that the route never gives the canary Service a weight
 while that Service selects no ready pod.
@@ -18,12 +19,13 @@ from modelrollout.routing.weighted import candidate_replicas
 V1 = mv_name("1.0.0")
 V2 = mv_name("1.1.0")
 USER_HASH: dict[str, Any] = {"userHash": {"header": "x-user"}}
+GATEWAY_API: dict[str, Any] = {"gatewayAPI": {"httpRoute": "chat"}}
 
 
-def user_hash_spec(weights: list[int], replicas: int = 5, **more: Any) -> Any:
+def user_hash_spec(weights: list[int], replicas: int = 5, routing: dict[str, Any] = USER_HASH, **more: Any) -> Any:
     spec = canary_spec(steps=[{"setWeight": w} for w in weights], replicas=replicas, **more)
     raw = spec.model_dump(by_alias=True, exclude_none=True)
-    raw["strategy"]["canary"]["trafficRouting"] = USER_HASH
+    raw["strategy"]["canary"]["trafficRouting"] = routing
     return type(spec).model_validate(raw)
 
 
@@ -31,10 +33,11 @@ def step_done(driver: Driver, index: int) -> bool:
     return (driver.status.current_step or 0) > index or driver.status.candidate_version is None
 
 
+@pytest.mark.parametrize("routing", [USER_HASH, GATEWAY_API], ids=lambda r: next(iter(r)))
 @pytest.mark.parametrize("delay", [0, 3])
 @pytest.mark.parametrize("weights", [[1, 5, 50], [10, 20, 100], [50, 10, 0, 30]], ids=lambda w: "-".join(map(str, w)))
-def test_each_step_puts_its_exact_weight_on_the_route(delay: int, weights: list[int]) -> None:
-    driver = new_driver(user_hash_spec(weights), ready_after={"1.1.0": delay})
+def test_each_step_puts_its_exact_weight_on_the_route(delay: int, weights: list[int], routing: dict[str, Any]) -> None:
+    driver = new_driver(user_hash_spec(weights, routing=routing), ready_after={"1.1.0": delay})
     assert driver.cluster.route is not None and driver.cluster.route.weight == 0, "published at steady state"
     for index, weight in enumerate(weights):
         driver.run_until(lambda d, i=index: step_done(d, i), max_passes=40)
