@@ -104,7 +104,7 @@ def test_kubectl_explain_shows_the_model_descriptions(crds: LocalCluster) -> Non
     # kubectl wraps descriptions at its terminal width: compare with whitespace normalised.
     explained = " ".join(crds.kubectl("explain", "mro.spec.strategy.canary.steps").stdout.split())
     assert "Ordered steps; the candidate is promoted after the last." in explained
-    assert "exactly one of setWeight, pause or analysis" in explained
+    assert "exactly one of setWeight, pause, analysis or shadow" in explained
     assert "Percentage of traffic for the candidate, 0 to 100." in explained
     explained = " ".join(crds.kubectl("explain", "mv.spec").stdout.split())
     assert "Immutable after creation except `stage`" in explained
@@ -142,13 +142,28 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
         "step-with-weight-and-pause",
         CANARY,
         [set_path("spec.strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
-        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
+        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause, analysis or shadow"],
     ),
     (
         "empty-step",
         CANARY,
         [set_path("spec.strategy.canary.steps.0", {})],
-        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
+        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause, analysis or shadow"],
+    ),
+    (
+        "shadow-without-a-mirroring-router",
+        CANARY,
+        [set_path("spec.strategy.canary.steps.0", {"shadow": {"percent": 5, "duration": "1m"}})],
+        ["spec.strategy.canary.steps", "only the gatewayAPI traffic router can do"],
+    ),
+    (
+        "shadow-of-0-percent",
+        CANARY,
+        [
+            set_path("spec.strategy.canary.steps.0", {"shadow": {"percent": 0, "duration": "1m"}}),
+            set_path("spec.strategy.canary.trafficRouting", {"gatewayAPI": {"httpRoute": "r"}}),
+        ],
+        ["spec.strategy.canary.steps[0].shadow.percent", "greater than or equal to 1"],
     ),
     (
         "negative-pause",

@@ -179,3 +179,49 @@ def test_http_route_crd_comes_from_the_published_module(
     crd = client.ApiextensionsV1Api(api_client).read_custom_resource_definition("httproutes.gateway.networking.k8s.io")
     assert crd.metadata.annotations["gateway.networking.k8s.io/bundle-version"].startswith("v1.")
     assert crd.metadata.annotations["gateway.networking.k8s.io/channel"] == "standard"
+
+
+def test_a_bad_candidate_is_rejected_during_the_shadow_with_no_user_traffic(
+    gateway_crds: LocalCluster,
+    kube: Cluster,
+    operator: OperatorProcess,
+    prometheus: LocalPrometheus,
+    simulators: SimulatorFleet,
+) -> None:
+    routes = Routes(kube)
+    routes.create([HEALTH_RULE, CHAT_RULE])
+    kube.create(model_version("sa-2-3-1", "2.3.1"))
+    kube.create(model_version("sa-2-4-0", "2.4.0"))
+    stable = simulators.start("sa", "2.3.1", namespace=kube.namespace, **HEALTHY)
+    # The simulator stands for the candidate's pods answering the mirrored requests.
+    candidate = simulators.start("sa", "2.4.0", namespace=kube.namespace, **{**HEALTHY, "error_rate": 0.3})
+    steps = [{"shadow": {"percent": 5, "duration": "5m"}}, {"setWeight": 50}]
+    kube.create(gateway_rollout(steps, analysis=analysis(prometheus, ERROR_RATE)))
+    kube.wait_status("sa", "first version healthy", lambda s: s.get("phase") == "Healthy")
+    wait_scraped(prometheus, stable, candidate)
+
+    kube.set_target("sa", "sa-2-4-0")
+    seen: list[tuple[int, int, int]] = []  # (route weight of the candidate, mirror %, status canaryWeight)
+
+    def observe() -> dict[str, Any] | None:
+        rule = routes.get()["spec"]["rules"][1]
+        mirrors = [f["requestMirror"] for f in rule.get("filters", []) if f["type"] == "RequestMirror"]
+        weight = routes.weights().get("sa-canary", 0)
+        status = kube.status("sa")
+        seen.append((weight, mirrors[0]["percent"] if mirrors else 0, status.get("canaryWeight", 0)))
+        return status if status.get("phase") == "RolledBack" else None
+
+    status = kube.wait(observe, "rejected during the shadow", timeout=90)
+    assert any(mirror == 5 for _, mirror, _ in seen), "requests were mirrored to the candidate"
+    assert all(weight == 0 and in_status == 0 for weight, _, in_status in seen), "no user got the candidate"
+    assert not any(e.startswith("StepCompleted") for e in kube.events("sa")), "rejected in the shadow step"
+    assert "error-rate" in status["history"][-1]["reason"]
+    kube.wait(
+        lambda: (
+            not any(f["type"] == "RequestMirror" for f in routes.get()["spec"]["rules"][1].get("filters", [])) or None
+        ),
+        "mirror removed",
+    )
+    assert routes.get()["spec"]["rules"][1]["filters"] == CHAT_RULE["filters"]
+    assert routes.weights() == {"sa": 100, "sa-canary": 0}
+    assert kube.model_version_status("sa-2-4-0")["stage"] == "rejected"

@@ -151,7 +151,11 @@ class FakeCluster:
                 name: ServiceState(name=name, selector=dict(selector)) for name, selector in self.selectors.items()
             },
             model_versions=dict(self.model_versions),
-            route=RouteState(weight=self.route.weight if self.route else None, problem=self.route_problem),
+            route=RouteState(
+                weight=self.route.weight if self.route else None,
+                mirror=self.route.mirror if self.route else 0,
+                problem=self.route_problem,
+            ),
         )
 
     def ready(self, version: str) -> int:
@@ -275,10 +279,10 @@ class FakeCluster:
                         )
         # A weight on the canary Service only while it selects ready pods.
         canary = naming.canary_service(self.name)
-        if self.route is not None and self.route.weight > 0 and self.serving(canary) < 1:
+        if self.route is not None and max(self.route.weight, self.route.mirror) > 0 and self.serving(canary) < 1:
             raise InvariantError(
-                f"pass {self.pass_index}: the route sends {self.route.weight}% to {canary}, which selects "
-                f"no ready pod; actions: {actions}"
+                f"pass {self.pass_index}: the route sends {self.route.weight}% (mirrors {self.route.mirror}%) to "
+                f"{canary}, which selects no ready pod; actions: {actions}"
             )
         # Every Service selects at least one ready pod (pods created in this pass are not ready yet).
         for service in self.selectors:

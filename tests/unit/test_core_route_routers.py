@@ -109,3 +109,45 @@ def test_an_external_edit_of_the_route_is_restored() -> None:
         driver.cluster.route = replace(route, weight=edited)
         driver.run(1)
         assert driver.cluster.route == route
+
+
+SHADOW_STEPS: list[dict[str, Any]] = [{"shadow": {"percent": 5, "duration": "30s"}}, {"setWeight": 20}]
+
+
+def shadow_spec(steps: list[dict[str, Any]] = SHADOW_STEPS) -> Any:
+    spec = canary_spec(steps=steps, replicas=5)
+    raw = spec.model_dump(by_alias=True, exclude_none=True)
+    raw["strategy"]["canary"]["trafficRouting"] = GATEWAY_API
+    return type(spec).model_validate(raw)
+
+
+@pytest.mark.parametrize("delay", [0, 3])
+def test_a_shadow_step_mirrors_for_its_duration_without_user_traffic(delay: int) -> None:
+    driver = new_driver(shadow_spec(), ready_after={"1.1.0": delay})
+    driver.run_until(lambda d: d.cluster.route is not None and d.cluster.route.mirror == 5, max_passes=20)
+    assert driver.cluster.route is not None and driver.cluster.route.weight == 0
+    mirrored_at = driver.now
+    driver.run(1)
+    assert driver.status.shadow_percent == 5 and driver.status.canary_weight == 0
+    assert "mirroring 5% of requests" in (driver.status.message or "")
+    assert driver.cluster.replicas(V2) == 1 and driver.service("canary") == V2
+    driver.run(1)
+    scope = driver.scopes[-1]
+    assert scope is not None and scope.background_metrics, "background analysis judges the mirrored requests"
+    driver.run_until(lambda d: step_done(d, 0), max_passes=20)
+    assert (driver.now - mirrored_at).total_seconds() >= 30, "the duration counts from the mirror in place"
+    driver.run_until(lambda d: step_done(d, 1), max_passes=20)
+    route = driver.cluster.route
+    assert route is not None and (route.weight, route.mirror) == (20, 0)
+    assert driver.status.shadow_percent is None
+
+
+def test_a_bad_candidate_is_rejected_during_the_shadow_with_no_user_traffic() -> None:
+    driver = new_driver(shadow_spec())
+    driver.run_until(lambda d: d.status.shadow_percent == 5, max_passes=20)
+    driver.run(1, analysis=AnalysisSummary(critical_failure="error-rate=0.3 above max 0.05"))
+    assert driver.status.phase == "RolledBack"
+    route = driver.cluster.route
+    assert route is not None and (route.weight, route.mirror) == (0, 0)
+    assert all(weight == 0 for weight in driver.cluster.route_weights), "no user ever got the candidate"
+    assert driver.status.shadow_percent is None

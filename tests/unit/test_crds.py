@@ -103,7 +103,7 @@ def test_descriptions_come_from_the_models() -> None:
     schema = crd(RESOURCES[1])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     steps = schema["properties"]["spec"]["properties"]["strategy"]["properties"]["canary"]["properties"]["steps"]
     assert steps["description"].startswith("Ordered steps; the candidate is promoted after the last.")
-    assert steps["items"]["description"] == "One canary step: exactly one of setWeight, pause or analysis."
+    assert steps["items"]["description"] == "One canary step: exactly one of setWeight, pause, analysis or shadow."
     preset = schema["properties"]["spec"]["properties"]["analysis"]["properties"]["metrics"]["items"]["properties"][
         "preset"
     ]

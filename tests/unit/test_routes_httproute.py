@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from modelrollout.adapters.routes import Backends, http_route_patch, http_route_weight, managed_rules
+from modelrollout.adapters.routes import Backends, http_route_mirror, http_route_patch, http_route_weight, managed_rules
 
 NS = "ml"
 BACKENDS = Backends(stable="chat", canary="chat-canary", port=80)
@@ -82,3 +82,39 @@ def test_services_of_another_namespace_or_kind_are_not_ours() -> None:
     pool = {"backendRefs": [{"name": "chat", "group": "inference.networking.k8s.io", "kind": "InferencePool"}]}
     assert managed_rules(route(foreign, pool), BACKENDS, NS) == []
     assert http_route_patch(route(foreign, pool), BACKENDS, NS, 5) == []
+
+
+def test_a_shadow_adds_one_mirror_filter_and_takes_it_away_again() -> None:
+    before = route(OTHER, MANAGED)
+    mirrored = apply_filters(before, http_route_patch(before, BACKENDS, NS, 0, mirror=5))
+    filters = mirrored["spec"]["rules"][1]["filters"]
+    assert filters[0] == MANAGED["filters"][0], "the user's filter stays, first"
+    assert filters[1] == {
+        "type": "RequestMirror",
+        "requestMirror": {
+            "backendRef": {"group": "", "kind": "Service", "name": "chat-canary", "port": 80},
+            "percent": 5,
+        },
+    }
+    assert http_route_mirror(mirrored, BACKENDS, NS) == 5
+    assert http_route_weight(mirrored, BACKENDS, NS) == 0
+    assert http_route_patch(mirrored, BACKENDS, NS, 0, mirror=5) == []
+    done = apply_filters(mirrored, http_route_patch(mirrored, BACKENDS, NS, 0, mirror=0))
+    assert done["spec"]["rules"][1]["filters"] == MANAGED["filters"]
+    assert http_route_mirror(done, BACKENDS, NS) == 0
+    bare = route({"backendRefs": [{"name": "chat", "port": 80}]})
+    ops = http_route_patch(apply_filters(bare, http_route_patch(bare, BACKENDS, NS, 0, mirror=3)), BACKENDS, NS, 0)
+    assert ops[-1] == {"op": "remove", "path": "/spec/rules/0/filters"}
+
+
+def apply_filters(obj: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+    """apply_patch, plus add/remove of a rule's filters."""
+    result = apply_patch(obj, [op for op in ops if not op["path"].endswith("/filters")])
+    for op in ops:
+        if op["path"].endswith("/filters"):
+            rule = result["spec"]["rules"][int(op["path"].split("/")[3])]
+            if op["op"] == "remove":
+                del rule["filters"]
+            else:
+                rule["filters"] = op["value"]
+    return result

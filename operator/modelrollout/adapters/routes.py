@@ -142,6 +142,47 @@ def http_route_weight(route: Mapping[str, Any], backends: Backends, namespace: s
     return max(shares)
 
 
+def _is_our_mirror(item: Mapping[str, Any], backends: Backends, namespace: str) -> bool:
+    if item.get("type") != "RequestMirror":
+        return False
+    ref = (item.get("requestMirror") or {}).get("backendRef") or {}
+    return _is_service(ref, backends.canary, namespace)
+
+
+def http_route_mirror(route: Mapping[str, Any], backends: Backends, namespace: str) -> int:
+    """The highest percentage any managed rule mirrors to the canary Service."""
+    rules = (route.get("spec") or {}).get("rules") or []
+    percents = [0]
+    for index in managed_rules(route, backends, namespace):
+        for item in rules[index].get("filters") or []:
+            if _is_our_mirror(item, backends, namespace):
+                mirror = item.get("requestMirror") or {}
+                fraction = mirror.get("fraction")
+                if fraction:
+                    percents.append(round(100 * int(fraction["numerator"]) / int(fraction.get("denominator", 100))))
+                else:
+                    percents.append(int(mirror.get("percent", 100)))
+    return max(percents)
+
+
+def mirrored_filters(filters: list[dict[str, Any]], backends: Backends, namespace: str, mirror: int) -> list[Any]:
+    """A rule's filters with our RequestMirror to the canary Service at `mirror` percent (none at 0);
+    every other filter as it was."""
+    result = [item for item in filters if not _is_our_mirror(item, backends, namespace)]
+    if mirror > 0:
+        port = backends.port
+        result.append(
+            {
+                "type": "RequestMirror",
+                "requestMirror": {
+                    "backendRef": {"group": "", "kind": "Service", "name": backends.canary, "port": port},
+                    "percent": mirror,
+                },
+            }
+        )
+    return result
+
+
 def weighted_backend_refs(refs: list[dict[str, Any]], backends: Backends, namespace: str, weight: int) -> list[Any]:
     """A rule's backendRefs with the stable and canary Services at `weight`; others untouched."""
     result: list[dict[str, Any]] = []
@@ -161,8 +202,10 @@ def weighted_backend_refs(refs: list[dict[str, Any]], backends: Backends, namesp
     return result
 
 
-def http_route_patch(route: Mapping[str, Any], backends: Backends, namespace: str, weight: int) -> list[Any]:
-    """JSON patch ops setting `weight` on every managed rule; empty when already so."""
+def http_route_patch(
+    route: Mapping[str, Any], backends: Backends, namespace: str, weight: int, mirror: int = 0
+) -> list[Any]:
+    """JSON patch ops setting `weight` (and `mirror`) on every managed rule; empty when already so."""
     rules = (route.get("spec") or {}).get("rules") or []
     ops: list[dict[str, Any]] = []
     for index in managed_rules(route, backends, namespace):
@@ -170,6 +213,15 @@ def http_route_patch(route: Mapping[str, Any], backends: Backends, namespace: st
         wanted = weighted_backend_refs(refs, backends, namespace, weight)
         if wanted != refs:
             ops.append({"op": "replace", "path": f"/spec/rules/{index}/backendRefs", "value": wanted})
+        filters = list(rules[index].get("filters") or [])
+        wanted_filters = mirrored_filters(filters, backends, namespace, mirror)
+        if wanted_filters != filters:
+            path = f"/spec/rules/{index}/filters"
+            ops.append(
+                {"op": "add", "path": path, "value": wanted_filters}
+                if wanted_filters
+                else {"op": "remove", "path": path}
+            )
     if not ops:
         return []
     version = route["metadata"]["resourceVersion"]
@@ -199,7 +251,7 @@ class KubernetesRoutes:
         if routing.get("userHash") is not None:
             self._apply_table(rollout, split)
         elif routing.get("gatewayAPI") is not None:
-            self._apply_http_route(rollout, str(routing["gatewayAPI"].get("httpRoute", "")), split.weight)
+            self._apply_http_route(rollout, str(routing["gatewayAPI"].get("httpRoute", "")), split)
 
     # ------------------------------------------------------------ route table
 
@@ -281,14 +333,16 @@ class KubernetesRoutes:
                 f"{{name: {backends.stable}, port: {backends.port}}} to the backendRefs of the rule this Rollout "
                 "should weigh"
             )
-        return RouteState(weight=http_route_weight(route, backends, namespace))
+        return RouteState(
+            weight=http_route_weight(route, backends, namespace), mirror=http_route_mirror(route, backends, namespace)
+        )
 
-    def _apply_http_route(self, rollout: dict[str, Any], route_name: str, weight: int) -> None:
+    def _apply_http_route(self, rollout: dict[str, Any], route_name: str, split: SetTrafficSplit) -> None:
         namespace = rollout["metadata"]["namespace"]
         route = self._read_http_route(namespace, route_name)
         if route is None:
             return
-        ops = http_route_patch(route, self._backends(rollout), namespace, weight)
+        ops = http_route_patch(route, self._backends(rollout), namespace, split.weight, split.mirror)
         if not ops:
             return
         try:

@@ -55,6 +55,8 @@ class SetTrafficSplit:
     candidate: str | None
     candidate_label: str | None
     weight: int
+    # Percentage of requests also mirrored to the canary Service (answers discarded).
+    mirror: int = 0
 
 
 Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage | SetTrafficSplit

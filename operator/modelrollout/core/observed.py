@@ -33,6 +33,8 @@ class RouteState:
 
     # The candidate's weight on it; None when the object does not exist yet.
     weight: int | None = None
+    # The share of requests it mirrors to the canary Service.
+    mirror: int = 0
     # Why the router cannot use the object (missing, not ours, not wired to our Services).
     problem: str | None = None
 

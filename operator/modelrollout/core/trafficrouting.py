@@ -34,6 +34,7 @@ def route_view(ctx: Pass) -> RouteView:
         others_drained=ctx.others_drained({stable, candidate}),
         canary_selects_candidate=ctx.selects(naming.canary_service(ctx.inp.name), ctx.label(candidate)),
         route_weight=observed.route.weight,
+        route_mirror=observed.route.mirror,
     )
 
 
@@ -50,19 +51,21 @@ def apply_plan(ctx: Pass, plan: RoutePlan) -> RoutePlan:
     if plan.canary is not None:
         ctx.point("canary", candidate if plan.canary == "candidate" else stable)
     if plan.route_weight is not None:
-        split(ctx, candidate, plan.route_weight)
+        split(ctx, candidate, plan.route_weight, plan.route_mirror)
     if plan.weight is not None:
         ctx.status.canary_weight = plan.weight
+    ctx.status.shadow_percent = plan.mirror or None
     return plan
 
 
-def split(ctx: Pass, candidate: str | None, weight: int) -> None:
-    """The route object sends `weight` percent to the canary Service (selecting `candidate`)."""
+def split(ctx: Pass, candidate: str | None, weight: int, mirror: int = 0) -> None:
+    """The route object sends `weight` percent to the canary Service (selecting `candidate`) and
+    mirrors `mirror` percent to it."""
     stable = ctx.status.stable_version
     stable_label = ctx.label(stable)
     if ctx.observed.route.problem is not None or stable is None or stable_label is None:
         return  # nothing to write to; the TrafficRouting condition says why
-    ctx.actions.append(SetTrafficSplit(stable, stable_label, candidate, ctx.label(candidate), weight))
+    ctx.actions.append(SetTrafficSplit(stable, stable_label, candidate, ctx.label(candidate), weight, mirror))
 
 
 def routes_idle(ctx: Pass) -> None:
@@ -83,9 +86,9 @@ def route_usable(ctx: Pass) -> bool:
     return False
 
 
-def set_weight(ctx: Pass, weight: int) -> RoutePlan:
-    """Move traffic towards `weight` percent on the candidate."""
-    return apply_plan(ctx, router(ctx).set_routes(route_view(ctx), weight))
+def set_weight(ctx: Pass, weight: int, mirror: int = 0) -> RoutePlan:
+    """Move traffic towards `weight` percent on the candidate (and `mirror` percent mirrored)."""
+    return apply_plan(ctx, router(ctx).set_routes(route_view(ctx), weight, mirror))
 
 
 def promote_traffic(ctx: Pass) -> RoutePlan:

@@ -36,6 +36,8 @@ class RouteView:
     # The candidate's weight on the router's own route object (route table, HTTPRoute), as last
     # observed; None when there is none (the replicas router, or the object is missing).
     route_weight: int | None = None
+    # The share of requests the route object mirrors to the candidate, as last observed.
+    route_mirror: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class RoutePlan:
     waiting_on_others: bool
     # The candidate's weight to write on the router's route object (None: the router has none).
     route_weight: int | None = None
+    # Percentage of requests mirrored to the candidate: to write, and in force as observed.
+    route_mirror: int = 0
+    mirror: int = 0
 
 
 class Router(Protocol):
@@ -66,8 +71,9 @@ class Router(Protocol):
     # Whether the router writes a route object of its own (route table, HTTPRoute weights).
     has_route: bool
 
-    def set_routes(self, view: RouteView, weight: int) -> RoutePlan:
-        """Move towards `weight` percent on the candidate."""
+    def set_routes(self, view: RouteView, weight: int, mirror: int = 0) -> RoutePlan:
+        """Move towards `weight` percent on the candidate, and `mirror` percent mirrored to it
+        (only asked of a router that can mirror)."""
         ...
 
     def get_routes(self, view: RouteView) -> int:

@@ -31,24 +31,34 @@ class WeightedRouter:
     can_mirror = False
     has_route = True
 
-    def set_routes(self, view: RouteView, weight: int) -> RoutePlan:
-        want = candidate_replicas(view.total, weight)
+    def set_routes(self, view: RouteView, weight: int, mirror: int = 0) -> RoutePlan:
+        # Mirrored requests need serving too, though nobody waits for their answers.
+        want = max(candidate_replicas(view.total, weight), candidate_replicas(view.total, mirror))
         on_route = view.route_weight or 0
+        on_mirror = view.route_mirror or 0
         next_candidate = want
-        if want < view.candidate_replicas and (on_route > weight or (want == 0 and view.candidate_selected)):
+        if want < view.candidate_replicas and (
+            on_route > weight or on_mirror > mirror or (want == 0 and view.candidate_selected)
+        ):
             next_candidate = view.candidate_replicas  # shrink once the route carries less
         ready = view.candidate_ready >= want and view.canary_selects_candidate
         route = weight if weight <= on_route or ready else on_route
-        canary: CanaryTarget = "candidate" if (want > 0 or on_route > 0) and view.candidate_ready >= 1 else "stable"
+        route_mirror = mirror if mirror <= on_mirror or ready else on_mirror
+        serves = want > 0 or on_route > 0 or on_mirror > 0
+        canary: CanaryTarget = "candidate" if serves and view.candidate_ready >= 1 else "stable"
         return RoutePlan(
             candidate_replicas=next_candidate,
             stable_replicas=view.total,
             active="stable",
             canary=canary,
             weight=on_route,
-            settled=on_route == weight and view.candidate_replicas == want and (weight == 0 or ready),
+            settled=(
+                on_route == weight and on_mirror == mirror and view.candidate_replicas == want and (want == 0 or ready)
+            ),
             waiting_on_others=False,
             route_weight=route,
+            route_mirror=route_mirror,
+            mirror=on_mirror,
         )
 
     def get_routes(self, view: RouteView) -> int:
