@@ -84,7 +84,13 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
         example = _example(f"modelversion-{stored.spec.version}.yaml")
         assert stored.spec == ModelVersion.model_validate(example).spec
     rollouts = {item["metadata"]["name"]: Rollout.model_validate(item) for item in _get(crds, namespace, "rollouts")}
-    for name in ("rollout-canary.yaml", "rollout-bluegreen.yaml", "rollout-abtest.yaml"):
+    for name in (
+        "rollout-canary.yaml",
+        "rollout-canary-gatewayapi.yaml",
+        "rollout-canary-userhash.yaml",
+        "rollout-bluegreen.yaml",
+        "rollout-abtest.yaml",
+    ):
         example = _example(name)
         assert rollouts[example["metadata"]["name"]].spec == Rollout.model_validate(example).spec
 
@@ -97,7 +103,7 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
     header = crds.kubectl("get", "mv", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "MODEL", "VERSION", "STAGE", "AGE"]
     listed = crds.kubectl("get", "modelrollout", "-n", namespace, "-o", "name").stdout.split()
-    assert len(listed) == 5, "the modelrollout category lists both kinds"
+    assert len(listed) == 7, "the modelrollout category lists both kinds"
 
 
 def test_kubectl_explain_shows_the_model_descriptions(crds: LocalCluster) -> None:

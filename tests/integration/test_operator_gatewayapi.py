@@ -3,6 +3,7 @@ with the Gateway API CRDs from the published module sigs.k8s.io/gateway-api inst
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -225,3 +226,10 @@ def test_a_bad_candidate_is_rejected_during_the_shadow_with_no_user_traffic(
     assert routes.get()["spec"]["rules"][1]["filters"] == CHAT_RULE["filters"]
     assert routes.weights() == {"sa": 100, "sa-canary": 0}
     assert kube.model_version_status("sa-2-4-0")["stage"] == "rejected"
+
+
+def test_the_example_http_route_is_accepted(gateway_crds: LocalCluster, namespace: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "gateway-api" / "httproute.yaml"
+    gateway_crds.kubectl("apply", "-n", namespace, "-f", str(example))
+    stored = gateway_crds.kubectl("get", "httproute", "support-agent", "-n", namespace, "-o", "name").stdout
+    assert stored.strip() == "httproute.gateway.networking.k8s.io/support-agent"
