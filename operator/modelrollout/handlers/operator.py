@@ -75,6 +75,13 @@ async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any)
         STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
 
 
+@kopf.on.event("", "v1", "configmaps", labels={ROLLOUT_LABEL: kopf.PRESENT})
+async def route_table_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """An edited or deleted route table (userHash) is published again without waiting for a resync."""
+    if STATE.registry is not None and namespace is not None:
+        STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+
+
 @kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes")
 async def http_route_event(namespace: str | None, **_: Any) -> None:
     """An edit of an HTTPRoute's weights is put back without waiting for a resync. Routes carry
