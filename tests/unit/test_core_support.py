@@ -23,14 +23,8 @@ CANARY_STEPS = [{"setWeight": 50}]
         ({"canary": {"steps": CANARY_STEPS}}, []),
         ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"replicas": {}}}}, []),
         ({"blueGreen": {}}, []),
-        (
-            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}},
-            ["trafficRouting.gatewayAPI: not supported"],
-        ),
-        (
-            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}},
-            ["trafficRouting.userHash: not supported"],
-        ),
+        ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}, []),
+        ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}}, []),
         (
             {"abTest": {"variants": [{"version": "a", "weight": 50}, {"version": "b", "weight": 50}]}},
             ["spec.strategy.abTest: A/B tests are not supported"],

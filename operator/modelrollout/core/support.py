@@ -1,7 +1,7 @@
 """Parts of the API this operator version accepts but does not act on yet.
 
 They are reported like invalid input (an InvalidSpec condition, nothing changed) rather than
-silently approximated: a user who asked for Gateway API weights must not get replica weights.
+silently approximated: a user who asked for an A/B test must not get a canary.
 """
 
 from __future__ import annotations
@@ -11,18 +11,6 @@ from modelrollout.api.rollout import RolloutSpec
 
 def unsupported_features(spec: RolloutSpec) -> list[str]:
     messages: list[str] = []
-    canary = spec.strategy.canary
-    routing = canary.traffic_routing if canary else None
-    if routing is not None and routing.gateway_api is not None:
-        messages.append(
-            "spec.strategy.canary.trafficRouting.gatewayAPI: not supported by this operator version yet; "
-            "use trafficRouting.replicas"
-        )
-    if routing is not None and routing.user_hash is not None:
-        messages.append(
-            "spec.strategy.canary.trafficRouting.userHash: not supported by this operator version yet; "
-            "use trafficRouting.replicas"
-        )
     if spec.strategy.ab_test is not None:
         messages.append("spec.strategy.abTest: A/B tests are not supported by this operator version yet")
     return messages
