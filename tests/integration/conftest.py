@@ -11,7 +11,7 @@ from kubernetes import client
 from rollouts import Cluster, NodeGate, Timeline
 
 from modelrollout.api.crd import RESOURCES
-from modelrollout.devenv import LocalCluster
+from modelrollout.devenv import LocalCluster, wait_until
 from modelrollout.devenv.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,18 @@ def gateway_crds(crds: LocalCluster) -> LocalCluster:
     crds.kubectl(
         "apply", "--server-side", "--force-conflicts", "--field-manager=modelrollout-tests", "-f", str(crd_dir)
     )
-    crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io")
+    # Polled rather than `kubectl wait`, which fails outright while the new CRD has no status yet.
+    established = '{.status.conditions[?(@.type=="Established")].status}'
+    wait_until(
+        lambda: (
+            crds.kubectl(
+                "get", "crd", "httproutes.gateway.networking.k8s.io", "-o", f"jsonpath={established}"
+            ).stdout.strip()
+            == "True"
+        ),
+        timeout=60,
+        what="the HTTPRoute CRD established",
+    )
     return crds
 
 
