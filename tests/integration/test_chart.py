@@ -308,6 +308,12 @@ def versions(kube: Cluster, rollout: str, **spec: Any) -> tuple[str, str]:
     return old, new
 
 
+def own_model(rollout: Manifest) -> Manifest:
+    """The Rollout manages the model named after it (see `versions`)."""
+    rollout["spec"]["model"] = rollout["metadata"]["name"]
+    return rollout
+
+
 def phase_is(phase: str, stable: str | None = None) -> Callable[[dict[str, Any]], bool]:
     return lambda s: s.get("phase") == phase and (stable is None or s.get("stableVersion") == stable)
 
@@ -364,13 +370,15 @@ def test_operator_runs_every_strategy_under_the_charts_rights_alone(
     try:
         # Canary: steps, an indefinite pause, promote.
         cn_old, cn_new = versions(kube, "cn")
-        kube.create(canary_rollout("cn", cn_old, [{"setWeight": 50}, {"pause": {}}], replicas=2))
+        kube.create(own_model(canary_rollout("cn", cn_old, [{"setWeight": 50}, {"pause": {}}], replicas=2)))
         # Blue-green with auto-promotion and a delayed scale-down.
         bg_old, bg_new = versions(kube, "bg")
-        kube.create(bluegreen_rollout("bg", bg_old, replicas=2, autoPromotionSeconds=1, scaleDownDelaySeconds=1))
+        kube.create(
+            own_model(bluegreen_rollout("bg", bg_old, replicas=2, autoPromotionSeconds=1, scaleDownDelaySeconds=1))
+        )
         # Blue-green waiting for promote, then aborted.
         ab_old, ab_new = versions(kube, "ab")
-        kube.create(bluegreen_rollout("ab", ab_old, replicas=2, autoPromotionEnabled=False))
+        kube.create(own_model(bluegreen_rollout("ab", ab_old, replicas=2, autoPromotionEnabled=False)))
         # Canary gated by Prometheus analysis through the connection with its token.
         an_old, an_new = versions(kube, "an")
         sims = [simulators.start("an", version, namespace=workloads, **HEALTHY) for version in ("1.0.0", "1.1.0")]
@@ -380,7 +388,7 @@ def test_operator_runs_every_strategy_under_the_charts_rights_alone(
             "metrics": [{"name": "error-rate", "preset": "errorRate"}],
         }
         steps = [{"setWeight": 50}, {"analysis": {"metrics": ["error-rate"]}}]
-        kube.create(canary_rollout("an", an_old, steps, replicas=2, analysis=analysis))
+        kube.create(own_model(canary_rollout("an", an_old, steps, replicas=2, analysis=analysis)))
 
         for name in ("cn", "bg", "ab", "an"):
             kube.wait_status(name, f"{name} healthy on its first version", phase_is("Healthy"), timeout=120)
