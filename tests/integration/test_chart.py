@@ -136,6 +136,24 @@ def test_values_become_the_operators_settings_file(tmp_path: Path) -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/settings"]
 
 
+@pytest.mark.parametrize(
+    ("assignment", "complaint"),
+    [
+        ("logLevel=trace", "/logLevel"),
+        ("prometheus.connections[0].bearerTokenSecretRef.name=token", "'bearerTokenSecretRef' not allowed"),
+        ("prometheus.connections[0].address=prometheus:9090", "/prometheus/connections/0/address"),
+        ("podPolicy.allowPrivilegedContainers=true", "'allowPrivilegedContainers' not allowed"),
+    ],
+)
+def test_values_schema_refuses_what_the_operator_would_crash_on(assignment: str, complaint: str) -> None:
+    binary = ensure_binaries(("helm",))["helm"]
+    argv = [str(binary), "template", "mr", str(CHART), "--set", "prometheus.connections[0].name=default"]
+    if "address" not in assignment:
+        argv += ["--set", "prometheus.connections[0].address=http://prometheus:9090"]
+    result = subprocess.run([*argv, "--set", assignment], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0 and complaint in result.stderr, result.stderr
+
+
 def test_secrets_only_those_the_connections_name_in_the_release_namespace(tmp_path: Path) -> None:
     # No connection with a token: no Secret rule anywhere.
     assert rules_on(render(), "secrets") == []

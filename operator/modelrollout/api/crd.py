@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--chart",
         type=Path,
         default=CHART_CRD_DIR,
-        help="Helm chart crds/ directory that receives a copy (default %(default)s)",
+        help="the Helm chart's copy of the CRDs (templates/crds.yaml reads it; default %(default)s)",
     )
     parser.add_argument("--no-chart", action="store_true", help="do not copy into the chart")
     args = parser.parse_args(argv)
