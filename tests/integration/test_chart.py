@@ -264,17 +264,21 @@ def test_two_releases_in_two_namespaces_install(
     publish_api_server_endpoints(api_client, api_port)
     # The first release: cluster mode, CRDs and user roles, the NetworkPolicy with the API server
     # looked up from the cluster, the dashboard.
-    helm(
+    first = helm(
         "install", "mr", str(CHART), "-n", namespace,
         "--set", "networkPolicy.enabled=true", "--set", "dashboards.enabled=true",
         cluster=crds,
     )  # fmt: skip
     # The second, in another namespace, watching one namespace; the cluster-wide API objects are the first's.
-    helm(
+    second = helm(
         "install", "mr", str(CHART), "-n", other_namespace,
         "--set", "crds.install=false", "--set", "userRoles.create=false", "--set", f"watchNamespaces={{{namespace}}}",
         cluster=crds,
     )  # fmt: skip
+    # NOTES.txt tells each what it got.
+    assert "--set crds.install=false,userRoles.create=false" in first
+    assert f"modelrollout:{namespace}:mr" in first
+    assert f"Watching: namespaces {namespace} (Role per namespace)" in second
     try:
         for ns in (namespace, other_namespace):
             crds.kubectl("rollout", "status", "deployment/mr", "-n", ns, "--timeout=90s", timeout=120)
