@@ -14,6 +14,7 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.registry import ApiVersion
 
 KIND = "ModelVersion"
 PLURAL = "modelversions"
@@ -46,14 +47,28 @@ class Artifact(SpecModel):
 class Compatibility(SpecModel):
     """What clients and data this version needs."""
 
-    min_api_version: str | None = Field(
-        default=None, max_length=63, description="Oldest client API version this serves."
+    min_api_version: ApiVersion | None = Field(
+        default=None,
+        description=(
+            "Oldest client API version this version serves (v3, v3.1). A Rollout refuses it as a target "
+            "when it is above the Rollout's spec.compatibility.clientApiVersion (default: the stable's)."
+        ),
     )
     required_embeddings: str | None = Field(
-        default=None, max_length=253, description="Embedding model or index it requires."
+        default=None,
+        max_length=253,
+        description=(
+            "Embedding model or index it requires. A target requiring other embeddings than the stable "
+            "version needs spec.compatibility.allowEmbeddingsChange on the Rollout."
+        ),
     )
     breaking_changes: list[str] = Field(
-        default_factory=list, max_length=64, description="Breaking changes versus the parent version."
+        default_factory=list,
+        max_length=64,
+        description=(
+            "Breaking changes versus the parent version, in words. Any listed change needs "
+            "spec.compatibility.allowBreakingChanges on the Rollout that ships it."
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from modelrollout.core.actions import (
     SetServiceSelector,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
+from modelrollout.core.compatibility import compatibility_conflicts
 from modelrollout.core.connections import connection_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
@@ -149,6 +150,7 @@ def reconcile_rollout(
         + connection_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
         + ownership_conflicts(observed.children, meta.get("uid"), namespace)
+        + compatibility_conflicts(spec, status.stable_version, versions)
     )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 
