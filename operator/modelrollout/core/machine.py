@@ -29,6 +29,7 @@ from modelrollout.core.candidate import end_candidate, initialize, reject, start
 from modelrollout.core.conditions import is_true
 from modelrollout.core.context import WAIT_REQUEUE_SECONDS, Pass, RolloutInput
 from modelrollout.core.controls import handle_control
+from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
 from modelrollout.core.steady import cleanup, steady
 
@@ -60,7 +61,7 @@ def run(ctx: Pass) -> None:
         return
     if is_true(ctx.status.conditions, reasons.INVALID_SPEC):
         ctx.condition(reasons.INVALID_SPEC, False, reasons.SPEC_VALID, "")
-    if handle_control(ctx):
+    if handle_control(ctx) or held(ctx):
         return
     target = ctx.spec.target_version
     stable = ctx.status.stable_version
