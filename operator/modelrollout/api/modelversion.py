@@ -154,14 +154,25 @@ class ModelVersionSpec(SpecModel):
 
 
 class Performance(StatusModel):
-    """What the version showed in production over a window."""
+    """What the version showed while it served (stable, candidate, variant), over a window.
 
-    requests: float | None = Field(default=None, description="Requests served in the window.")
+    The operator refreshes it from Prometheus on an interval; the figures of a version that stopped
+    serving stay as last seen, with `observedAt` saying when.
+    """
+
+    requests: float | None = Field(
+        default=None,
+        description="Requests served in the window: the sample size of errorRate and the per-request figures.",
+    )
     error_rate: float | None = Field(default=None, description="Fraction of requests that failed.")
     latency_p50_ms: float | None = Field(default=None, description="Median latency in milliseconds.")
     latency_p95_ms: float | None = Field(default=None, description="95th percentile latency in milliseconds.")
     quality_score: float | None = Field(default=None, description="Mean quality score, 0 to 1.")
+    quality_samples: float | None = Field(
+        default=None, description="Quality scores recorded in the window: the sample size of qualityScore."
+    )
     cost_per_request: float | None = Field(default=None, description="Mean cost per request in USD.")
+    tokens_per_request: float | None = Field(default=None, description="Mean tokens per request.")
     window: str | None = Field(default=None, description="Window the figures cover, e.g. 1h.")
     observed_at: str | None = Field(default=None, description="When the figures were read (RFC 3339).")
 

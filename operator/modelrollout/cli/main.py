@@ -142,6 +142,16 @@ def undo(name: str, to_version: str, force: bool, namespace: str, kubeconfig: st
     console.print(f"{namespace}/{name}: targetVersion set to {to_version}")
 
 
+def _registry_commands() -> None:
+    from modelrollout.cli.registry import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_registry_commands()
+
+
 @main.command()
 @click.argument("name")
 @click.option("-n", "--namespace", default="default", show_default=True)

@@ -45,4 +45,11 @@ class SetModelVersionStage:
     reason: str
 
 
-Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage
+@dataclass(frozen=True)
+class DeleteDeployment:
+    """The Deployment of `version` is gone (an archived version: nothing left to scale up)."""
+
+    version: str  # ModelVersion name
+
+
+Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage | DeleteDeployment

@@ -31,6 +31,7 @@ from modelrollout.core.context import WAIT_REQUEUE_SECONDS, Pass, RolloutInput
 from modelrollout.core.controls import handle_control
 from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
+from modelrollout.core.retention import retain
 from modelrollout.core.steady import cleanup, steady
 
 __all__ = ["WAIT_REQUEUE_SECONDS", "Decision", "RolloutInput", "reconcile"]
@@ -49,6 +50,7 @@ def reconcile(inp: RolloutInput) -> Decision:
     """One pass of the state machine."""
     ctx = Pass(inp=inp, status=inp.status.model_copy(deep=True))
     run(ctx)
+    retain(ctx)
     ctx.settle()
     requeue = min(ctx.requeue) if ctx.requeue else None
     return Decision(status=ctx.status, actions=_dedupe(ctx.actions), requeue_after=requeue)

@@ -20,6 +20,7 @@ from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
+from modelrollout.handlers.registry import refresh_lineage
 from modelrollout.handlers.settings import load_settings
 from modelrollout.handlers.workers import WorkerRegistry
 
@@ -83,8 +84,13 @@ async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any)
 async def model_version_event(
     event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
 ) -> None:
-    """Register new versions in the registry (status.stage) and let rollouts re-validate."""
-    if namespace is None or name is None or event["type"] == "DELETED":
+    """Register new versions in the registry (status.stage), resolve lineage, let rollouts re-validate."""
+    if namespace is None or name is None:
+        return
+    model = (body.get("spec") or {}).get("model")
+    if STATE.gateway is not None and isinstance(model, str):
+        await asyncio.to_thread(refresh_lineage, STATE.gateway, namespace, model, utcnow())
+    if event["type"] == "DELETED":
         return
     try:
         spec = ModelVersionSpec.model_validate(dict(body.get("spec", {})))

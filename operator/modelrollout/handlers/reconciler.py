@@ -23,6 +23,7 @@ from modelrollout.api.validation import validate_rollout
 from modelrollout.core import naming
 from modelrollout.core.actions import (
     Action,
+    DeleteDeployment,
     EmitEvent,
     EnsureDeployment,
     SetModelVersionStage,
@@ -37,6 +38,7 @@ from modelrollout.core.machine import RolloutInput, reconcile
 from modelrollout.core.observed import ChildObject, DeploymentState, Observed, ServiceState
 from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
+from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.support import unsupported_features
 
@@ -151,6 +153,7 @@ def reconcile_rollout(
         + pod_policy_violations(spec, versions, settings.pod_policy)
         + ownership_conflicts(observed.children, meta.get("uid"), namespace)
         + compatibility_conflicts(spec, status.stable_version, versions)
+        + archived_targets(spec, versions)
     )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 
@@ -205,6 +208,10 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
         kube.apply(manifest)
     elif isinstance(action, EmitEvent):
         kube.emit_event(rollout, action.type, action.reason, action.message)
+    elif isinstance(action, DeleteDeployment):
+        existing = observed.deployments.get(action.version)
+        if existing is not None:
+            kube.delete_deployment(namespace, existing.name)
     elif isinstance(action, SetModelVersionStage):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:
