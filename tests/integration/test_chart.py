@@ -71,6 +71,7 @@ def test_rendered_chart_applies_and_grants_the_operator_what_it_uses(
         ("patch", "modelversions.modelrollout.io/status"),
         ("patch", "deployments.apps"),
         ("patch", "deployments.apps/scale"),
+        ("delete", "deployments.apps"),  # retention: archived versions' Deployments
         ("create", "services"),
         ("create", "events"),
         ("get", "secrets"),
@@ -81,7 +82,7 @@ def test_rendered_chart_applies_and_grants_the_operator_what_it_uses(
     # Never more than it needs: it does not delete the user's ModelVersions or anything else.
     for verb, resource in [
         ("delete", "modelversions.modelrollout.io"),
-        ("delete", "deployments.apps"),
+        ("delete", "services"),
         ("list", "secrets"),
         ("create", "pods"),
     ]:
