@@ -19,6 +19,7 @@ from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
+from modelrollout.handlers.analytics import PerformanceRefresher
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
 from modelrollout.handlers.registry import refresh_lineage
 from modelrollout.handlers.settings import load_settings
@@ -32,6 +33,7 @@ class OperatorState:
 
     registry: WorkerRegistry | None = None
     gateway: KubernetesGateway | None = None
+    analytics: PerformanceRefresher | None = None
 
 
 STATE = OperatorState()
@@ -50,6 +52,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
     analyzer = PrometheusAnalyzer(gateway, operator_settings)
     STATE.gateway = gateway
+    STATE.analytics = PerformanceRefresher(gateway, analyzer, operator_settings.analytics)
     STATE.registry = WorkerRegistry(
         lambda namespace, name: reconcile_rollout(
             gateway, namespace, name, analyzer, utcnow, settings=operator_settings
@@ -61,6 +64,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 async def shutdown(**_: Any) -> None:
     if STATE.registry is not None:
         await STATE.registry.stop_all()
+    if STATE.analytics is not None:
+        await STATE.analytics.stop()
 
 
 @kopf.on.event(GROUP, VERSION, "rollouts")
@@ -71,6 +76,8 @@ async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str |
         await STATE.registry.stop(namespace, name)
     else:
         STATE.registry.wake(namespace, name)
+        if STATE.analytics is not None:
+            STATE.analytics.note(namespace)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
