@@ -52,4 +52,22 @@ class DeleteDeployment:
     version: str  # ModelVersion name
 
 
-Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage | DeleteDeployment
+@dataclass(frozen=True)
+class SetModelVersionCondition:
+    """A condition on the ModelVersion's status (e.g. the outcome of pre-upgrade validation)."""
+
+    version: str
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
+Action = (
+    EnsureDeployment
+    | SetServiceSelector
+    | EmitEvent
+    | SetModelVersionStage
+    | DeleteDeployment
+    | SetModelVersionCondition
+)

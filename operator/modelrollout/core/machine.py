@@ -33,6 +33,7 @@ from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
 from modelrollout.core.retention import retain
 from modelrollout.core.steady import cleanup, steady
+from modelrollout.core.validation import record_validation
 
 __all__ = ["WAIT_REQUEUE_SECONDS", "Decision", "RolloutInput", "reconcile"]
 
@@ -118,6 +119,7 @@ def progress(ctx: Pass) -> None:
             message = "abTest rollouts are not supported by this operator version yet"
             ctx.report("Degraded", message)
             ctx.condition(reasons.PROGRESSING, False, reasons.STRATEGY_NOT_SUPPORTED, message)
+    record_validation(ctx)
     stable, candidate = ctx.status.stable_version, ctx.status.candidate_version
     if candidate is not None and stable is not None:
         cleanup(ctx, keep={stable, candidate})

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
+from modelrollout.api.common import ConditionStatus, format_time
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
@@ -26,11 +27,13 @@ from modelrollout.core.actions import (
     DeleteDeployment,
     EmitEvent,
     EnsureDeployment,
+    SetModelVersionCondition,
     SetModelVersionStage,
     SetServiceSelector,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.compatibility import compatibility_conflicts
+from modelrollout.core.conditions import set_condition
 from modelrollout.core.connections import connection_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
@@ -208,6 +211,17 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
         kube.apply(manifest)
     elif isinstance(action, EmitEvent):
         kube.emit_event(rollout, action.type, action.reason, action.message)
+    elif isinstance(action, SetModelVersionCondition):
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            return
+        held = model_version.status.conditions if model_version.status else []
+        value: ConditionStatus = "True" if action.status else "False"
+        if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
+            return
+        conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
+        body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        kube.patch_model_version_status(namespace, action.version, {"conditions": body})
     elif isinstance(action, DeleteDeployment):
         existing = observed.deployments.get(action.version)
         if existing is not None:
