@@ -101,7 +101,7 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
     header = crds.kubectl("get", "mro", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "STABLE", "CANDIDATE", "WEIGHT", "STEP", "AGE"]
     header = crds.kubectl("get", "mv", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "MODEL", "VERSION", "STAGE", "AGE"]
+    assert header == ["NAME", "MODEL", "VERSION", "STAGE", "ERRORS", "P95-MS", "QUALITY", "AGE"]
     listed = crds.kubectl("get", "modelrollout", "-n", namespace, "-o", "name").stdout.split()
     assert len(listed) == 7, "the modelrollout category lists both kinds"
 

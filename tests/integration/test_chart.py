@@ -459,7 +459,7 @@ def test_operator_runs_every_strategy_under_the_charts_rights_alone(
         ("get", "secrets", None),
         ("delete", "modelversions.modelrollout.io", workloads),
         ("delete", "rollouts.modelrollout.io", workloads),
-        ("delete", "deployments.apps", workloads),
+        ("delete", "services", workloads),
         ("update", "rollouts.modelrollout.io", workloads),
         ("create", "pods", workloads),
         ("create", "rolebindings.rbac.authorization.k8s.io", workloads),

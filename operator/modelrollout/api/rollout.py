@@ -16,6 +16,7 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.registry import CompatibilityPolicy, EmergencyStop, RetentionPolicy
 
 KIND = "Rollout"
 PLURAL = "rollouts"
@@ -24,7 +25,7 @@ Severity = Literal["critical", "warning"]
 OnNoData = Literal["pause", "rollback", "ignore"]
 Verdict = Literal["pass", "fail", "inconclusive"]
 Phase = Literal["Initializing", "Progressing", "Paused", "Promoting", "Healthy", "Degraded", "RolledBack"]
-Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded", "Cancelled"]
+Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded", "Cancelled", "Stopped", "UndoRequested"]
 
 
 # ---------------------------------------------------------------- analysis
@@ -465,6 +466,12 @@ class RolloutSpec(SpecModel):
     )
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     revision_history_limit: int = Field(default=10, ge=0, le=100, description="History entries kept in status.")
+    compatibility: CompatibilityPolicy | None = Field(
+        default=None, description="What a target may change compared with the stable version (compatibility gates)."
+    )
+    retention: RetentionPolicy | None = Field(
+        default=None, description="Replaced versions kept ready for undo; older ones archived. Empty: none archived."
+    )
 
 
 # ---------------------------------------------------------------- rollout status
@@ -535,7 +542,9 @@ class HistoryEntry(StatusModel):
     """How one candidate's rollout ended."""
 
     version: str = Field(description="ModelVersion.")
-    outcome: Outcome = Field(description="Promoted, RolledBack, Aborted, Superseded or Cancelled.")
+    outcome: Outcome = Field(
+        description="Promoted, RolledBack, Aborted, Superseded, Cancelled, Stopped (emergency stop) or UndoRequested."
+    )
     reason: str = Field(default="", description="Why.")
     at: str = Field(description="When (RFC 3339).")
 
@@ -600,6 +609,9 @@ class RolloutStatus(StatusModel):
     )
     last_handled_control: str | None = Field(
         default=None, description="Value of the modelrollout.io/control annotation last acted on."
+    )
+    emergency_stop: EmergencyStop | None = Field(
+        default=None, description="An emergency stop in force: all traffic on the stable version until resume."
     )
     analysis: AnalysisStatus | None = Field(default=None, description="Analysis of the current candidate.")
     ab_test: ABTestStatus | None = Field(default=None, description="A/B test results.")

@@ -61,6 +61,17 @@ class PodPolicy(SpecModel):
     allow_host_path: bool = Field(default=False, description="Allow hostPath volumes.")
 
 
+class AnalyticsSettings(SpecModel):
+    """Version analytics: how often ModelVersion status.performance is refreshed, over what window.
+
+    A refresh costs one Prometheus query per model (all figures of all its serving versions at once).
+    """
+
+    enabled: bool = Field(default=True, description="Refresh ModelVersion status.performance from Prometheus.")
+    interval: Duration = Field(default="60s", description="Time between refreshes of one namespace's models.")
+    window: Duration = Field(default="1h", description="Window the figures cover.")
+
+
 class OperatorSettings(SpecModel):
     """Settings of one operator installation."""
 
@@ -75,6 +86,9 @@ class OperatorSettings(SpecModel):
         default=DEFAULT_CONNECTION, description="The connection of Rollouts that name none."
     )
     pod_policy: PodPolicy = Field(default_factory=PodPolicy, description="Policy for ModelVersion pod templates.")
+    analytics: AnalyticsSettings = Field(
+        default_factory=AnalyticsSettings, description="Version analytics (ModelVersion status.performance)."
+    )
 
     @model_validator(mode="after")
     def _unique_connections(self) -> OperatorSettings:

@@ -20,15 +20,6 @@ def request_control(api_client: client.ApiClient, namespace: str, name: str, ver
     return value
 
 
-def undo(api_client: client.ApiClient, namespace: str, name: str, to_version: str) -> dict[str, Any]:
-    """Point spec.targetVersion at an earlier ModelVersion, as a Git commit would."""
-    patch = {"spec": {"targetVersion": to_version}}
-    result = client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name, patch
-    )
-    return cast(dict[str, Any], result)
-
-
 def get_rollout(api_client: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     result = client.CustomObjectsApi(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     return cast(dict[str, Any], result)

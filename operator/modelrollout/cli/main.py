@@ -113,7 +113,8 @@ _HELP: dict[ControlVerb, str] = {
     "abort": "Return all traffic to the stable version and reject the candidate.",
     "retry": "Try a rejected target again.",
     "pause": "Hold the rollout where it is.",
-    "resume": "Continue a rollout paused with `pause`.",
+    "resume": "Continue a rollout paused with `pause` or held by `stop`.",
+    "stop": "Emergency stop: all traffic to the stable version at once, skipping steps and delays; holds until resume.",
 }
 for _verb, _help in _HELP.items():
     _command = _control(_verb)
@@ -125,14 +126,30 @@ for _verb, _help in _HELP.items():
 @main.command()
 @click.argument("name")
 @click.option("--to-version", required=True, help="ModelVersion name to go back to.")
+@click.option("--force", is_flag=True, help="Go back to a version this Rollout rejected.")
 @click.option("-n", "--namespace", default="default", show_default=True)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False))
-def undo(name: str, to_version: str, namespace: str, kubeconfig: str | None) -> None:
-    """Roll back to an earlier version by editing spec.targetVersion (as a Git commit would)."""
-    from modelrollout.cli.controls import undo as undo_rollout
+def undo(name: str, to_version: str, force: bool, namespace: str, kubeconfig: str | None) -> None:
+    """Roll back to a named version by editing spec.targetVersion (as a Git commit would), after
+    checking that it exists, belongs to the model and may serve."""
+    from modelrollout.cli.undo import UndoRefused
+    from modelrollout.cli.undo import undo as undo_rollout
 
-    undo_rollout(_api_client(kubeconfig), namespace, name, to_version)
+    try:
+        undo_rollout(_api_client(kubeconfig), namespace, name, to_version, force=force)
+    except UndoRefused as refusal:
+        raise click.ClickException(f"undo {namespace}/{name} refused: {refusal}") from refusal
     console.print(f"{namespace}/{name}: targetVersion set to {to_version}")
+
+
+def _registry_commands() -> None:
+    from modelrollout.cli.registry import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_registry_commands()
 
 
 @main.command()

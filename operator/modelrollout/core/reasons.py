@@ -42,6 +42,7 @@ PAUSED_BY_USER: Final = "PausedByUser"
 CANARY_PAUSE_STEP: Final = "CanaryPauseStep"
 BLUE_GREEN_PAUSE: Final = "BlueGreenPause"
 INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
+EMERGENCY_STOP: Final = "EmergencyStop"
 
 # Completed
 ROLLOUT_COMPLETED: Final = "RolloutCompleted"

@@ -20,7 +20,9 @@ from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
+from modelrollout.handlers.analytics import PerformanceRefresher
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
+from modelrollout.handlers.registry import refresh_lineage
 from modelrollout.handlers.settings import load_settings
 from modelrollout.handlers.workers import WorkerRegistry
 
@@ -32,6 +34,7 @@ class OperatorState:
 
     registry: WorkerRegistry | None = None
     gateway: KubernetesGateway | None = None
+    analytics: PerformanceRefresher | None = None
 
 
 STATE = OperatorState()
@@ -52,6 +55,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     routes = KubernetesRoutes(api_client)
     analyzer = PrometheusAnalyzer(gateway, operator_settings)
     STATE.gateway = gateway
+    STATE.analytics = PerformanceRefresher(gateway, analyzer, operator_settings.analytics)
     STATE.registry = WorkerRegistry(
         lambda namespace, name: reconcile_rollout(
             gateway, namespace, name, analyzer, utcnow, routes, settings=operator_settings
@@ -63,6 +67,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 async def shutdown(**_: Any) -> None:
     if STATE.registry is not None:
         await STATE.registry.stop_all()
+    if STATE.analytics is not None:
+        await STATE.analytics.stop()
 
 
 @kopf.on.event(GROUP, VERSION, "rollouts")
@@ -73,6 +79,8 @@ async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str |
         await STATE.registry.stop(namespace, name)
     else:
         STATE.registry.wake(namespace, name)
+        if STATE.analytics is not None:
+            STATE.analytics.note(namespace)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
@@ -101,8 +109,13 @@ async def http_route_event(namespace: str | None, **_: Any) -> None:
 async def model_version_event(
     event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
 ) -> None:
-    """Register new versions in the registry (status.stage) and let rollouts re-validate."""
-    if namespace is None or name is None or event["type"] == "DELETED":
+    """Register new versions in the registry (status.stage), resolve lineage, let rollouts re-validate."""
+    if namespace is None or name is None:
+        return
+    model = (body.get("spec") or {}).get("model")
+    if STATE.gateway is not None and isinstance(model, str):
+        await asyncio.to_thread(refresh_lineage, STATE.gateway, namespace, model, utcnow())
+    if event["type"] == "DELETED":
         return
     try:
         spec = ModelVersionSpec.model_validate(dict(body.get("spec", {})))

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.adapters.routes import RouteGateway
+from modelrollout.api.common import ConditionStatus, format_time
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
@@ -24,13 +25,17 @@ from modelrollout.api.validation import validate_rollout
 from modelrollout.core import naming
 from modelrollout.core.actions import (
     Action,
+    DeleteDeployment,
     EmitEvent,
     EnsureDeployment,
+    SetModelVersionCondition,
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
+from modelrollout.core.compatibility import compatibility_conflicts
+from modelrollout.core.conditions import set_condition
 from modelrollout.core.connections import connection_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
@@ -38,6 +43,7 @@ from modelrollout.core.machine import RolloutInput, reconcile
 from modelrollout.core.observed import ChildObject, DeploymentState, Observed, RouteState, ServiceState
 from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
+from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.support import unsupported_features
 
@@ -159,6 +165,8 @@ def reconcile_rollout(
         + connection_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
         + ownership_conflicts(observed.children, meta.get("uid"), namespace)
+        + compatibility_conflicts(spec, status.stable_version, versions)
+        + archived_targets(spec, versions)
     )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 
@@ -218,6 +226,21 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
         kube.apply(manifest, create=current is None)
     elif isinstance(action, EmitEvent):
         kube.emit_event(rollout, action.type, action.reason, action.message)
+    elif isinstance(action, SetModelVersionCondition):
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            return
+        held = model_version.status.conditions if model_version.status else []
+        value: ConditionStatus = "True" if action.status else "False"
+        if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
+            return
+        conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
+        body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        kube.patch_model_version_status(namespace, action.version, {"conditions": body})
+    elif isinstance(action, DeleteDeployment):
+        existing = observed.deployments.get(action.version)
+        if existing is not None:
+            kube.delete_deployment(namespace, existing.name)
     elif isinstance(action, SetModelVersionStage):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:
