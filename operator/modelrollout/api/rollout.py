@@ -16,6 +16,7 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.notifications import RolloutNotifications
 
 KIND = "Rollout"
 PLURAL = "rollouts"
@@ -424,6 +425,10 @@ class RolloutSpec(SpecModel):
     )
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     revision_history_limit: int = Field(default=10, ge=0, le=100, description="History entries kept in status.")
+    notifications: RolloutNotifications | None = Field(
+        default=None,
+        description="Webhooks told about this Rollout's promotions, rollbacks and pauses (Secrets: this namespace).",
+    )
 
 
 # ---------------------------------------------------------------- rollout status

@@ -45,7 +45,27 @@ def main() -> None:
     envvar="POD_NAMESPACE",
     help="The namespace the operator runs in; the only one it reads Secrets from. [env POD_NAMESPACE]",
 )
-@click.option("--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="MODELROLLOUT_METRICS_PORT",
+    help="Serve the operator's Prometheus metrics on this port at /metrics. [env MODELROLLOUT_METRICS_PORT]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning"]),
+    default="info",
+    show_default=True,
+    envvar="MODELROLLOUT_LOG_LEVEL",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["plain", "full", "json"]),
+    default="full",
+    show_default=True,
+    help="full adds the object each line is about; json for log collectors.",
+)
+@click.option("--verbose", is_flag=True, help="Same as --log-level debug.")
 def run(
     namespaces: tuple[str, ...],
     kubeconfig: str | None,
@@ -53,29 +73,40 @@ def run(
     settings_path: Path | None,
     prometheus_url: str | None,
     operator_namespace: str | None,
+    metrics_port: int | None,
+    log_level: str,
+    log_format: str,
     verbose: bool,
 ) -> None:
     """Run the operator (same as `kopf run -m modelrollout.handlers.operator --standalone`)."""
-    import logging
-
     import kopf
 
     from modelrollout.handlers.settings import SettingsError, load_settings
 
     try:
-        settings = load_settings(settings_path, prometheus_url=prometheus_url, namespace=operator_namespace)
+        settings = load_settings(
+            settings_path,
+            prometheus_url=prometheus_url,
+            namespace=operator_namespace,
+            kubeconfig=kubeconfig,
+            metrics_port=metrics_port,
+        )
     except SettingsError as error:
         raise click.UsageError(str(error)) from error
 
-    if kubeconfig:
-        os.environ["KUBECONFIG"] = str(Path(kubeconfig).resolve())
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # kopf installs the one log handler (a second one, e.g. logging.basicConfig, prints every line twice).
+    level = "debug" if verbose else log_level
+    kopf.configure(
+        debug=level == "debug",
+        quiet=level == "warning",
+        log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
+            log_format
+        ],
     )
     import modelrollout.handlers.operator  # noqa: F401  (registers the handlers)
 
-    kopf.configure(verbose=verbose)
+    # The kubeconfig travels in the settings: kopf's login handler and the operator's own client
+    # both read it from there (an environment variable set now would come too late for the client library).
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,
