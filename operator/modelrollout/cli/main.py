@@ -2,22 +2,75 @@
 
 from __future__ import annotations
 
-import os
-import time
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
 from modelrollout.api.controls import ControlVerb
 
-console = Console()
+
+def _console() -> Console:
+    """Rich on a terminal; piped, as wide as the content, so names are never cut or wrapped."""
+    terminal = Console()
+    return terminal if terminal.is_terminal else Console(width=4096, soft_wrap=True)
 
 
-@click.group()
+console = _console()
+
+
+def _one_line(error: Exception) -> str:
+    """kubectl's way of saying what the API server refused, in one line."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(error, ApiException):
+        try:
+            body = json.loads(error.body or "{}")
+        except ValueError:
+            body = {}
+        message = body.get("message") or error.reason or "request failed"
+        return f"Error from server ({body.get('reason') or error.reason}): {message}"
+    return str(error)
+
+
+class CommandGroup(click.Group):
+    """Turns the errors users cause (missing objects, impossible controls, no kubeconfig) into one
+    line on stderr and exit code 1, instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+        from yaml import YAMLError
+
+        from modelrollout.cli.controls import ControlError
+        from modelrollout.cli.target import TargetError
+        from modelrollout.cli.watch import RolloutGoneError
+
+        try:
+            return super().invoke(ctx)
+        except (ApiException, ControlError, TargetError, RolloutGoneError, YAMLError) as error:
+            raise click.ClickException(_one_line(error)) from error
+        except HTTPError as error:
+            raise click.ClickException(f"cannot reach the API server: {error}") from error
+
+
+@click.group(cls=CommandGroup)
 @click.version_option(package_name="modelrollout")
-def main() -> None:
-    """Safe rollouts of ML/LLM model versions on Kubernetes."""
+@click.option("-n", "--namespace", help="Namespace for the command; default: the kubeconfig context's namespace.")
+@click.option("--context", help="Kubeconfig context.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file; default $KUBECONFIG.")
+@click.pass_context
+def main(ctx: click.Context, namespace: str | None, context: str | None, kubeconfig: str | None) -> None:
+    """Safe rollouts of ML/LLM model versions on Kubernetes.
+
+    Also a kubectl plugin: `kubectl modelrollout -n NS status NAME` (kubectl takes no flags before a plugin's name).
+    """
+    from modelrollout.cli.target import Target
+
+    ctx.obj = Target(kubeconfig=kubeconfig, context=context, namespace=namespace)
 
 
 # ---------------------------------------------------------------------------- operator
@@ -119,21 +172,31 @@ def run(
 # ---------------------------------------------------------------------------- controls
 
 
-def _api_client(kubeconfig: str | None):  # type: ignore[no-untyped-def]
-    from modelrollout.adapters.kube import load_api_client
+def _target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-n/--namespace, --context and --kubeconfig, as kubectl spells them."""
+    command = click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file.")(command)
+    command = click.option("--context", help="Kubeconfig context.")(command)
+    return click.option("-n", "--namespace", help="Namespace; default: the context's namespace.")(command)
 
-    return load_api_client(kubeconfig or os.environ.get("KUBECONFIG") or None)
+
+def _target(namespace: str | None, context: str | None, kubeconfig: str | None) -> tuple[Any, str]:
+    """The API client and namespace: this command's flags over the group's (`kubectl modelrollout -n X ...`)."""
+    from modelrollout.cli.target import Target
+
+    group: Target = click.get_current_context().find_object(Target) or Target()
+    target = group.merged(Target(kubeconfig=kubeconfig, context=context, namespace=namespace))
+    return target.api_client(), target.resolve_namespace()
 
 
-def _control(verb: ControlVerb):  # type: ignore[no-untyped-def]
+def _control(verb: ControlVerb) -> Callable[..., None]:
     @click.argument("name")
-    @click.option("-n", "--namespace", default="default", show_default=True)
-    @click.option("--kubeconfig", type=click.Path(dir_okay=False))
-    def command(name: str, namespace: str, kubeconfig: str | None, **flags: bool) -> None:
+    @_target_options
+    def command(name: str, namespace: str | None, context: str | None, kubeconfig: str | None, **flags: bool) -> None:
         from modelrollout.cli.controls import request_control
 
+        api_client, namespace = _target(namespace, context, kubeconfig)
         actual: ControlVerb = "promote-full" if flags.get("full") else verb
-        value = request_control(_api_client(kubeconfig), namespace, name, actual)
+        value = request_control(api_client, namespace, name, actual)
         console.print(f"{namespace}/{name}: {actual} requested ({value})")
 
     return command
@@ -156,36 +219,105 @@ for _verb, _help in _HELP.items():
 @main.command()
 @click.argument("name")
 @click.option("--to-version", required=True, help="ModelVersion name to go back to.")
-@click.option("-n", "--namespace", default="default", show_default=True)
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-def undo(name: str, to_version: str, namespace: str, kubeconfig: str | None) -> None:
+@_target_options
+def undo(name: str, to_version: str, namespace: str | None, context: str | None, kubeconfig: str | None) -> None:
     """Roll back to an earlier version by editing spec.targetVersion (as a Git commit would)."""
     from modelrollout.cli.controls import undo as undo_rollout
 
-    undo_rollout(_api_client(kubeconfig), namespace, name, to_version)
+    api_client, namespace = _target(namespace, context, kubeconfig)
+    undo_rollout(api_client, namespace, name, to_version)
     console.print(f"{namespace}/{name}: targetVersion set to {to_version}")
+
+
+def _print_object(rollout: dict[str, Any], output: str) -> None:
+    import json
+
+    import yaml
+
+    if output == "json":
+        click.echo(json.dumps(rollout, indent=2, sort_keys=True))
+    else:
+        click.echo("---\n" + yaml.safe_dump(rollout, sort_keys=False), nl=False)
 
 
 @main.command()
 @click.argument("name")
-@click.option("-n", "--namespace", default="default", show_default=True)
-@click.option("--kubeconfig", type=click.Path(dir_okay=False))
-@click.option("-w", "--watch", is_flag=True, help="Keep printing transitions until interrupted.")
-def status(name: str, namespace: str, kubeconfig: str | None, watch: bool) -> None:
+@_target_options
+@click.option("-w", "--watch", is_flag=True, help="Follow the rollout until it is Healthy, RolledBack or Degraded.")
+@click.option(
+    "--timeout",
+    help="With --watch: give up after this long (e.g. 90s, 10m) and exit 2. Exit 0 Healthy, 1 RolledBack/Degraded.",
+)
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), help="Print the Rollout object instead.")
+def status(
+    name: str,
+    namespace: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+    watch: bool,
+    timeout: str | None,
+    output: str | None,
+) -> None:
     """Show a Rollout's phase, conditions, measurements and history."""
-    from rich.live import Live
-
+    from modelrollout.api.common import parse_duration
     from modelrollout.cli.controls import get_rollout
-    from modelrollout.cli.view import status_view
+    from modelrollout.cli.view import status_view, transition_line
+    from modelrollout.cli.watch import follow
 
-    api_client = _api_client(kubeconfig)
+    seconds = None
+    if timeout is not None:
+        if not watch:
+            raise click.UsageError("--timeout needs --watch")
+        try:
+            seconds = parse_duration(timeout) if not timeout.isdigit() else float(timeout)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--timeout") from error
+    api_client, namespace = _target(namespace, context, kubeconfig)
     if not watch:
-        console.print(status_view(get_rollout(api_client, namespace, name)))
+        rollout = get_rollout(api_client, namespace, name)
+        if output:
+            _print_object(rollout, output)
+        else:
+            console.print(status_view(rollout))
         return
-    with Live(status_view(get_rollout(api_client, namespace, name)), console=console, refresh_per_second=2) as live:
-        while True:
-            time.sleep(1)
-            live.update(status_view(get_rollout(api_client, namespace, name)))
+    if output:
+        code = follow(api_client, namespace, name, lambda rollout: _print_object(rollout, output), seconds)
+    elif console.is_terminal:
+        from rich.live import Live
+
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            code = follow(api_client, namespace, name, lambda rollout: live.update(status_view(rollout)), seconds)
+    else:
+        last: list[str] = []
+
+        def print_changes(rollout: dict[str, Any]) -> None:
+            line = transition_line(rollout)
+            if not last or line != last[-1]:
+                last.append(line)
+                click.echo(f"{namespace}/{name} {line}")
+
+        code = follow(api_client, namespace, name, print_changes, seconds)
+    if code == 2:
+        click.echo(f"{namespace}/{name}: timed out after {timeout} waiting for Healthy", err=True)
+    raise SystemExit(code)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def lint(files: tuple[Path, ...]) -> None:
+    """Check ModelVersion and Rollout manifests offline: the CRD schema and the operator's validation."""
+    from modelrollout.cli.lint import lint as lint_files
+
+    findings = lint_files(files)
+    for finding in findings:
+        if finding.ok:
+            click.echo(f"{finding.where}: ok" + (f" ({finding.note})" if finding.note else ""))
+        for problem in finding.problems:
+            click.echo(f"{finding.where}: {problem}")
+    problems = sum(len(f.problems) for f in findings)
+    if problems:
+        click.echo(f"{problems} problem(s)", err=True)
+        raise SystemExit(1)
 
 
 # ---------------------------------------------------------------------------- local environment
