@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +323,24 @@ def lint(files: tuple[Path, ...]) -> None:
 
 # ---------------------------------------------------------------------------- local environment
 
+CHECKOUT_ONLY = (
+    "`modelrollout {command}` needs the local environment (modelrollout.devenv, modelrollout.sim), which only "
+    "a checkout's dev install has: clone the repository and run `make {target}` there"
+)
+
+
+@contextmanager
+def _dev_only(command: str) -> Iterator[None]:
+    """Around the import of a dev-only module: a one-line error on an installed operator."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith(("modelrollout.devenv", "modelrollout.sim")):
+            raise click.ClickException(
+                CHECKOUT_ONLY.format(command=command, target=command.replace(" ", "-"))
+            ) from error
+        raise
+
 
 @main.group()
 def dev() -> None:
@@ -332,7 +351,8 @@ def dev() -> None:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def dev_up(state_dir: Path | None) -> None:
     """Start etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Prometheus."""
-    from modelrollout.devenv import dev as devenv
+    with _dev_only("dev up"):
+        from modelrollout.devenv import dev as devenv
 
     environment = devenv.up(state_dir or devenv.DEFAULT_STATE_DIR)
     console.print(f"export KUBECONFIG={environment.kubeconfig}")
@@ -343,7 +363,8 @@ def dev_up(state_dir: Path | None) -> None:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def dev_down(state_dir: Path | None) -> None:
     """Stop everything `dev up` started."""
-    from modelrollout.devenv import dev as devenv
+    with _dev_only("dev down"):
+        from modelrollout.devenv import dev as devenv
 
     stopped = devenv.down(state_dir or devenv.DEFAULT_STATE_DIR)
     console.print("stopped" if stopped else "nothing was running")
@@ -353,8 +374,8 @@ def dev_down(state_dir: Path | None) -> None:
 @click.option("--keep", is_flag=True, help="Leave the environment running after the demo.")
 def demo(keep: bool) -> None:
     """Bring up a local cluster, Prometheus, simulated model servers and the operator; run a canary."""
-    from modelrollout.cli.demo import run_demo
-
+    with _dev_only("demo"):
+        from modelrollout.cli.demo import run_demo
     raise SystemExit(run_demo(console, keep=keep))
 
 
