@@ -35,23 +35,32 @@ def _schema_problems(error: ValidationError) -> tuple[str, ...]:
     return tuple(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
-def _documents(paths: Iterable[Path]) -> list[tuple[Path, int, Any]]:
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML{where}: {getattr(error, 'problem', None) or error}"
+
+
+def _documents(paths: Iterable[Path], findings: list[Finding]) -> list[tuple[Path, int, Any]]:
     documents: list[tuple[Path, int, Any]] = []
     for path in paths:
-        for index, document in enumerate(yaml.safe_load_all(path.read_text())):
-            if document is not None:
-                documents.append((path, index, document))
+        try:
+            loaded = list(yaml.safe_load_all(path.read_text()))
+        except yaml.YAMLError as error:
+            findings.append(Finding(str(path), (_yaml_problem(error),)))
+            continue
+        documents += [(path, index, document) for index, document in enumerate(loaded) if document is not None]
     return documents
 
 
 def lint(paths: Iterable[Path]) -> list[Finding]:
     """A finding per ModelVersion and Rollout in `paths` (YAML, several documents per file allowed).
 
-    Raises OSError or yaml.YAMLError when a file cannot be read as YAML.
+    Raises OSError when a file cannot be read.
     """
-    documents = _documents(paths)
-    versions: dict[tuple[str, str], ModelVersion] = {}
     findings: list[Finding] = []
+    documents = _documents(paths, findings)
+    versions: dict[tuple[str, str], ModelVersion] = {}
     rollouts: list[tuple[str, str, Any]] = []
     for path, index, document in documents:
         if not isinstance(document, dict):
