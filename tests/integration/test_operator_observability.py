@@ -19,6 +19,7 @@ from rollouts import Cluster, canary_rollout, model_version
 from modelrollout.devenv import LocalCluster, LocalPrometheus, free_port, wait_until
 from modelrollout.devenv.operator import OperatorProcess
 
+ROOT = Path(__file__).resolve().parents[2]
 STEPS = [{"setWeight": 50}, {"pause": {}}]
 
 
@@ -59,6 +60,20 @@ def test_run_uses_only_the_kubeconfig_flag(
         reaches_healthy(kube)
 
 
+def dashboard_queries(namespace: str) -> list[str]:
+    """The Grafana dashboard's queries with its variables as Grafana would fill them in."""
+    dashboard = json.loads((ROOT / "charts" / "modelrollout" / "dashboards" / "modelrollout.json").read_text())
+    values = {"$namespace": namespace, "$rollout": "sa", "$__rate_interval": "1m", "$__range": "5m"}
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            query = target["expr"]
+            for variable, value in values.items():
+                query = query.replace(variable, value)
+            queries.append(query)
+    return queries
+
+
 def log_lines(operator: OperatorProcess) -> list[str]:
     return operator.log_path.read_text().splitlines()
 
@@ -93,6 +108,9 @@ def test_metrics_are_scraped_during_a_rollout_and_decisions_are_logged_once(
         assert info[0]["metric"]["candidate_version"] == "sa-2-4-0"
         assert info[0]["metric"]["strategy"] == "canary"
         assert (prometheus.query_scalar('sum(modelrollout_reconcile_duration_seconds_count{result="ok"})') or 0) > 0
+        empty = [query for query in dashboard_queries(namespace) if not prometheus.query(query)]
+        # Every panel's query is valid PromQL; those about the state now have data already.
+        assert not {q for q in empty if "phase" in q or "canary_weight" in q or "rollout_info" in q}, empty
 
         kube.control("sa", "promote", "1")
         kube.wait_status(

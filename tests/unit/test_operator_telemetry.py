@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from modelrollout.core.actions import EmitEvent
 from modelrollout.handlers.notify import Notifier, notifications_for
 from modelrollout.handlers.telemetry import OperatorMetrics, new_history
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 SPEC = RolloutSpec.model_validate(
     {"model": "sa", "targetVersion": "sa-2", "strategy": {"canary": {"steps": [{"setWeight": 50}]}}}
@@ -235,3 +238,17 @@ def test_notifier_reads_each_webhooks_secrets_in_its_own_namespace(hook: Hook) -
         metrics.registry.get_sample_value("modelrollout_notifications_total", {"webhook": "team", "result": "sent"})
         == 1.0
     )
+
+
+def test_dashboard_queries_only_series_the_operator_exports() -> None:
+    dashboard = json.loads((ROOT / "charts" / "modelrollout" / "dashboards" / "modelrollout.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    used = {name for query in queries for name in re.findall(r"\bmodelrollout_[a-z_]+", query)}
+    metrics = OperatorMetrics()
+    metrics.record("ns", "sa", SPEC, RolloutStatus(), paused(), [EmitEvent("Normal", "Paused", "held")])
+    metrics.reconcile_seconds.labels("ok").observe(0.1)
+    exported = {sample.name for family in metrics.registry.collect() for sample in family.samples}
+    exported |= {family.name + "_total" for family in metrics.registry.collect() if family.type == "counter"}
+    assert used and used <= exported, used - exported
+    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"${datasource}"}
