@@ -133,6 +133,8 @@ def run(
     verbose: bool,
 ) -> None:
     """Run the operator (same as `kopf run -m modelrollout.handlers.operator --standalone`)."""
+    import logging
+
     import kopf
 
     from modelrollout.handlers.settings import SettingsError, load_settings
@@ -157,6 +159,10 @@ def run(
             log_format
         ],
     )
+    if level != "debug":
+        # kopf reports each handled watch event at INFO ("Handler ... succeeded"); the operator's
+        # own lines, one per decision, are what an operator of the operator reads. Failures stay.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     import modelrollout.handlers.operator  # noqa: F401  (registers the handlers)
 
     # The kubeconfig travels in the settings: kopf's login handler and the operator's own client
