@@ -136,3 +136,23 @@ def test_watch_is_done_only_when_the_operator_saw_the_latest_spec() -> None:
     assert settled(rollout(2, phase="Degraded", observedGeneration=2)) == EXIT_FAILED
     assert settled(rollout(2, phase="Paused", observedGeneration=2)) is None
     assert settled(rollout(1)) is None
+
+
+def test_no_kubeconfig_or_no_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    missing = subprocess.run([str(MODELROLLOUT), "status", "x"], env=env, capture_output=True, text=True, check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("Error: no usable kubeconfig") and missing.stderr.count("\n") == 1
+    # A kubeconfig whose server refuses connections.
+    config = kubeconfig(tmp_path / "config", {"dev": None}, "dev")
+    config.write_text(config.read_text().replace("https://127.0.0.1:6443", "https://127.0.0.1:1"))
+    unreachable = subprocess.run(
+        [str(MODELROLLOUT), "--kubeconfig", str(config), "abort", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith("Error: cannot reach the API server") and unreachable.stderr.count("\n") == 1
