@@ -117,7 +117,7 @@ def main(ctx: click.Context, namespace: str | None, context: str | None, kubecon
     type=click.Choice(["plain", "full", "json"]),
     default="full",
     show_default=True,
-    help="full adds the object each line is about; json for log collectors.",
+    help="plain: the message only; full: with time, logger and level; json: for log collectors.",
 )
 @click.option("--verbose", is_flag=True, help="Same as --log-level debug.")
 def run(
