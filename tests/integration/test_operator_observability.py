@@ -102,7 +102,7 @@ def test_metrics_are_scraped_during_a_rollout_and_decisions_are_logged_once(
             timeout=60,
             what="Prometheus shows the rollout Paused",
         )
-        assert prometheus.query_scalar(f"modelrollout_rollout_canary_weight{{{labels}}}") == 50.0
+        assert prometheus.query_scalar(f"modelrollout_canary_weight{{{labels}}}") == 50.0
         assert prometheus.query_scalar(f'modelrollout_rollout_phase{{{labels},phase="Healthy"}}') == 0.0
         info = prometheus.query(f"modelrollout_rollout_info{{{labels}}}")
         assert info[0]["metric"]["candidate_version"] == "sa-2-4-0"
@@ -122,7 +122,7 @@ def test_metrics_are_scraped_during_a_rollout_and_decisions_are_logged_once(
             what="the promotion counted",
         )
         wait_until(
-            lambda: prometheus.query_scalar(f"modelrollout_rollout_canary_weight{{{labels}}}") == 0.0,
+            lambda: prometheus.query_scalar(f"modelrollout_canary_weight{{{labels}}}") == 0.0,
             timeout=60,
             what="weight back to 0 after promotion",
         )

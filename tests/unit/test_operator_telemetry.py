@@ -70,7 +70,7 @@ def test_gauges_show_phase_weight_and_last_measurements() -> None:
     assert sample(metrics, "modelrollout_rollout_phase", **labels, phase="Paused") == 1.0
     assert sample(metrics, "modelrollout_rollout_phase", **labels, phase="Healthy") == 0.0
     assert sample(metrics, "modelrollout_rollouts", phase="Paused") == 1.0
-    assert sample(metrics, "modelrollout_rollout_canary_weight", **labels) == 50.0
+    assert sample(metrics, "modelrollout_canary_weight", **labels) == 50.0
     metric = {**labels, "metric": "error-rate", "version": "sa-2"}
     assert sample(metrics, "modelrollout_analysis_value", **metric) == 0.03  # the newest one
     assert sample(metrics, "modelrollout_analysis_verdict", **metric, verdict="inconclusive") == 1.0
@@ -87,7 +87,7 @@ def test_gauges_show_phase_weight_and_last_measurements() -> None:
     assert f"modelrollout_rollout_info{{{info}}} 1.0" in text
 
     metrics.forget("ns", "sa")
-    assert sample(metrics, "modelrollout_rollout_canary_weight", **labels) is None
+    assert sample(metrics, "modelrollout_canary_weight", **labels) is None
     assert sample(metrics, "modelrollout_rollouts", phase="Paused") == 0.0
 
 

@@ -93,9 +93,9 @@ class _RolloutCollector(Collector):
         )
         by_phase = GaugeMetricFamily("modelrollout_rollouts", "Rollouts by phase.", labels=["phase"])
         weight = GaugeMetricFamily(
-            "modelrollout_rollout_canary_weight", "Percent of traffic on the candidate now.", labels=labels
+            "modelrollout_canary_weight", "Percent of traffic on the candidate now.", labels=labels
         )
-        step = GaugeMetricFamily("modelrollout_rollout_step", "Index of the current canary step.", labels=labels)
+        step = GaugeMetricFamily("modelrollout_canary_step", "Index of the current canary step.", labels=labels)
         measure = [*labels, "metric", "version"]
         value = GaugeMetricFamily("modelrollout_analysis_value", "Last measured value of a metric.", labels=measure)
         baseline = GaugeMetricFamily(
