@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from kubernetes import client, config
@@ -74,17 +76,24 @@ class KubeGateway(Protocol):
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None: ...
 
 
-def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An ApiClient from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
+def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> client.Configuration:
+    """A client Configuration from a kubeconfig file, else the in-cluster ServiceAccount, else
+    $KUBECONFIG (read now, not when the client library was imported) or ~/.kube/config."""
     configuration = client.Configuration()
     if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return client.ApiClient(configuration)
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return configuration
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        files = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+        config.load_kube_config(config_file=files, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return configuration
+
+
+def load_api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    """An ApiClient from a kubeconfig file, the in-cluster service account, or $KUBECONFIG."""
+    return client.ApiClient(load_configuration(kubeconfig, context))
 
 
 class KubernetesGateway:

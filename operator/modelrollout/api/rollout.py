@@ -16,6 +16,7 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.notifications import RolloutNotifications
 from modelrollout.api.registry import CompatibilityPolicy, EmergencyStop, RetentionPolicy
 
 KIND = "Rollout"
@@ -471,6 +472,10 @@ class RolloutSpec(SpecModel):
     )
     retention: RetentionPolicy | None = Field(
         default=None, description="Replaced versions kept ready for undo; older ones archived. Empty: none archived."
+    )
+    notifications: RolloutNotifications | None = Field(
+        default=None,
+        description="Webhooks of the operator's settings this Rollout subscribes to, by name.",
     )
 
 

@@ -7,7 +7,7 @@ actions are desired states, and the status write is guarded by the resourceVersi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ from modelrollout.core.actions import (
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.compatibility import compatibility_conflicts
 from modelrollout.core.conditions import set_condition
-from modelrollout.core.connections import connection_problems
+from modelrollout.core.connections import connection_problems, subscription_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
@@ -66,6 +66,21 @@ class Analyzer(Protocol):
         scope: AnalysisScope,
         now: datetime,
     ) -> tuple[AnalysisStatus, AnalysisSummary, float | None]: ...
+
+
+class PassObserver(Protocol):
+    """Told what a pass decided once its status is written (metrics, notifications)."""
+
+    def __call__(
+        self,
+        namespace: str,
+        name: str,
+        spec: RolloutSpec | None,
+        before: RolloutStatus,
+        after: RolloutStatus,
+        actions: Sequence[Action],
+        now: datetime,
+    ) -> None: ...
 
 
 def utcnow() -> datetime:
@@ -139,6 +154,7 @@ def reconcile_rollout(
     clock: Callable[[], datetime] = utcnow,
     routes: RouteGateway | None = None,
     settings: OperatorSettings = DEFAULT_SETTINGS,
+    observers: Sequence[PassObserver] = (),
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
     raw = kube.get_rollout(namespace, name)
@@ -153,7 +169,10 @@ def reconcile_rollout(
         spec = RolloutSpec.model_validate(raw.get("spec") or {})
     except ValidationError as error:
         message = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        write_status(kube, raw, raw_status, unreadable_spec_status(status, generation, message, now))
+        after = unreadable_spec_status(status, generation, message, now)
+        if write_status(kube, raw, raw_status, after):
+            for observer in observers:
+                observer(namespace, name, None, RolloutStatus.model_validate(raw_status), after, (), now)
         return INVALID_RECHECK_SECONDS
 
     versions = read_model_versions(kube, namespace)
@@ -163,6 +182,7 @@ def reconcile_rollout(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
         + unsupported_features(spec)
         + connection_problems(spec, settings, namespace)
+        + subscription_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
         + ownership_conflicts(observed.children, meta.get("uid"), namespace)
         + compatibility_conflicts(spec, status.stable_version, versions)
@@ -196,7 +216,11 @@ def reconcile_rollout(
                 routes.apply(raw, action)
             continue
         apply_action(kube, raw, observed, action, now)
-    write_status(kube, raw, raw_status, decision.status)
+    if write_status(kube, raw, raw_status, decision.status):
+        # `status` was updated in place with this pass's analysis; `before` is what was read.
+        before = RolloutStatus.model_validate(raw_status)
+        for observer in observers:
+            observer(namespace, name, spec, before, decision.status, decision.actions, now)
     if invalid:
         return INVALID_RECHECK_SECONDS
     waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
@@ -225,6 +249,8 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
             return
         kube.apply(manifest, create=current is None)
     elif isinstance(action, EmitEvent):
+        # Every decision is announced by exactly one Event; the log gets the same line once.
+        log.info("rollout %s/%s: %s: %s", namespace, name, action.reason, action.message)
         kube.emit_event(rollout, action.type, action.reason, action.message)
     elif isinstance(action, SetModelVersionCondition):
         model_version = observed.model_versions.get(action.version)
