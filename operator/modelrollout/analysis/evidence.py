@@ -198,9 +198,14 @@ def judge(
             ratio = _ratio_interval(mine.interval, base.interval)
             verdict = _side(threshold, ratio)
             words = {"fail": "is outside", "pass": "is within", "collecting": "still includes"}[verdict]
+            evidence_words = (
+                f"point estimates, n={mine.samples}/{base.samples}"
+                if _unbounded_mean(resolved)
+                else f"ratio {_bounds(ratio)} ({percent(resolved.alpha)}, n={mine.samples}/{base.samples})"
+            )
             reason = (
                 f"{name}={fmt(mine.value)} is {fmt(mine.value / base.value)}x baseline {fmt(base.value)}; "
-                f"ratio {_bounds(ratio)} ({percent(resolved.alpha)}, n={mine.samples}/{base.samples}) {words} {label}"
+                f"{evidence_words} {words} {label}"
             )
             if verdict == "collecting":
                 reason = f"{name}: collecting evidence: {reason[len(name) + 2 :]}"

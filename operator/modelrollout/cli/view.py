@@ -52,7 +52,9 @@ def status_view(rollout: dict[str, Any]) -> Group:
     conditions = Table("Condition", "Status", "Reason", "Message", title="Conditions")
     for condition in status.get("conditions", []):
         conditions.add_row(condition["type"], condition["status"], condition["reason"], condition.get("message", ""))
-    measurements = Table("Metric", "Value", "n", "Interval", "Baseline", "Verdict", "Why", "At", title="Measurements")
+    measurements = Table("Metric", "Value", "n", "Interval", "Baseline", "Verdict", "At", title="Measurements")
+    reasons = Table("Metric", "Why", title="Latest verdicts in words")
+    latest: dict[str, str] = {}
     for m in (status.get("analysis") or {}).get("measurements", [])[-10:]:
         verdict = Text(m["verdict"], style={"pass": "green", "fail": "red"}.get(m["verdict"], "yellow"))
         measurements.add_row(
@@ -62,10 +64,12 @@ def status_view(rollout: dict[str, Any]) -> Group:
             _interval(m),
             _number(m.get("baseline")),
             verdict,
-            m.get("message", ""),
             m["at"],
         )
+        latest[m["metric"]] = m.get("message", "")
+    for metric, message in latest.items():
+        reasons.add_row(metric, message)
     history = Table("Version", "Outcome", "Reason", "At", title="History")
     for entry in status.get("history", [])[-10:]:
         history.add_row(entry["version"], entry["outcome"], entry.get("reason", ""), entry["at"])
-    return Group(summary, conditions, measurements, history)
+    return Group(summary, conditions, measurements, reasons, history)
