@@ -62,8 +62,8 @@ def proportion_interval(x: int, n: int, alpha: float) -> Interval:
     def excess(p: float) -> float:
         return _log_mixture(x, n, p) - level
 
-    lower = 0.0 if x == 0 or excess(0.0) < 0 else float(brentq(excess, 0.0, estimate))
-    upper = 1.0 if x == n or excess(1.0) < 0 else float(brentq(excess, estimate, 1.0))
+    lower = 0.0 if x == 0 or excess(0.0) < 0 else float(brentq(excess, 0.0, estimate, xtol=1e-300, rtol=1e-12))
+    upper = 1.0 if x == n or excess(1.0) < 0 else float(brentq(excess, estimate, 1.0, xtol=1e-300, rtol=1e-12))
     return Interval(lower, upper)
 
 

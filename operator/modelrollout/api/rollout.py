@@ -193,7 +193,11 @@ class AnalysisSpec(SpecModel):
 
     interval: Duration = Field(default="30s", description="Default time between measurements.")
     window: Duration = Field(
-        default="1m", description="Range the presets' rate() queries cover; the {{window}} template variable."
+        default="1m",
+        description=(
+            "The {{window}} template variable: the range of rate() in your own point-estimate queries. "
+            "Verdicts with evidence count over {{range}}: everything since the candidate got traffic."
+        ),
     )
     prometheus: PrometheusSpec | None = Field(default=None, description="Prometheus connection.")
     on_no_data: OnNoData = Field(
