@@ -90,12 +90,17 @@ class Traffic:
     def __init__(self, params: SimParams, rps: float, rng: np.random.Generator) -> None:
         self.params, self.rps, self.rng = params, rps, rng
         self.carry = 0.0
-        self.requests: list[int] = []
-        self.errors: list[int] = []
-        self.buckets: list[np.ndarray] = []
-        self.quality_sum: list[float] = []
-        self.quality_count: list[int] = []
-        self.cost: list[float] = []
+        # Running totals after each scrape (index 0: before the first), so any range is one subtraction.
+        self.requests: list[int] = [0]
+        self.errors: list[int] = [0]
+        self.buckets: list[np.ndarray] = [np.zeros(len(BOUNDS))]
+        self.quality_sum: list[float] = [0.0]
+        self.quality_count: list[int] = [0]
+        self.cost: list[float] = [0.0]
+
+    @property
+    def scrapes(self) -> int:
+        return len(self.requests) - 1
 
     def scrape(self) -> None:
         p = self.params
@@ -110,23 +115,26 @@ class Traffic:
         concentration = max(p.quality * (1 - p.quality) / p.quality_jitter**2 - 1, 1.0)
         quality = self.rng.beta(p.quality * concentration, (1 - p.quality) * concentration, good)
         tokens = np.maximum(0, np.round(self.rng.normal(p.tokens_per_request, p.tokens_per_request * 0.1, n)))
-        self.requests.append(n)
-        self.errors.append(errors)
-        self.buckets.append(np.cumsum(per_bucket[: len(BOUNDS)]))
-        self.quality_sum.append(float(quality.sum()))
-        self.quality_count.append(good)
-        self.cost.append(float(tokens.sum() * p.cost_per_request / p.tokens_per_request))
+        self.requests.append(self.requests[-1] + n)
+        self.errors.append(self.errors[-1] + errors)
+        self.buckets.append(self.buckets[-1] + np.cumsum(per_bucket[: len(BOUNDS)]))
+        self.quality_sum.append(self.quality_sum[-1] + float(quality.sum()))
+        self.quality_count.append(self.quality_count[-1] + good)
+        self.cost.append(self.cost[-1] + float(tokens.sum() * p.cost_per_request / p.tokens_per_request))
 
     def evidence(self, metric: str, start: int, end: int) -> Evidence:
         """What Prometheus would answer for scrapes [start, end)."""
         if metric == "error-rate":
-            return Counts(float(sum(self.errors[start:end])), float(sum(self.requests[start:end])))
+            return Counts(
+                float(self.errors[end] - self.errors[start]), float(self.requests[end] - self.requests[start])
+            )
         if metric == "latency-p95":
-            total = np.sum(self.buckets[start:end], axis=0) if end > start else np.zeros(len(BOUNDS))
+            total = self.buckets[end] - self.buckets[start]
             return Buckets(tuple(zip(BOUNDS.tolist(), total.tolist(), strict=True)))
         if metric == "quality-score":
-            return Sums(sum(self.quality_sum[start:end]), float(sum(self.quality_count[start:end])))
-        return Sums(sum(self.cost[start:end]), float(sum(self.requests[start:end])))
+            count = float(self.quality_count[end] - self.quality_count[start])
+            return Sums(self.quality_sum[end] - self.quality_sum[start], count)
+        return Sums(self.cost[end] - self.cost[start], float(self.requests[end] - self.requests[start]))
 
 
 def point_value(evidence: Evidence) -> float | None:
@@ -167,10 +175,10 @@ def run_rollout(
     t = 0.0
     while t < horizon:
         t += INTERVAL
-        while len(candidate.requests) < int(t / SCRAPE) - 1:  # Prometheus lags one scrape
+        while candidate.scrapes < int(t / SCRAPE) - 1:  # Prometheus lags one scrape
             candidate.scrape()
             stable.scrape()
-        end = len(candidate.requests)
+        end = candidate.scrapes
         now = EPOCH + timedelta(seconds=t)
         in_step = step < len(STEPS) and t >= step_since
         for name, metric in resolved.items():

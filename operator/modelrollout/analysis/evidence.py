@@ -165,7 +165,8 @@ def judge(
     name = resolved.name
     unit = _unit(resolved)
     rate = isinstance(resolved.shape, CountsShape)
-    one_sample_alpha = resolved.alpha / 2 if rate else resolved.alpha
+    one_sample_alpha = resolved.alpha / 2 if rate or resolved.needs_baseline else resolved.alpha
+    # With a baseline each version's interval gets half the metric's share (a union bound).
     own = estimate(resolved, evidence, one_sample_alpha)
     base: Estimate | None = None
     next_state = state
@@ -177,7 +178,7 @@ def judge(
             if baseline is None:
                 judgements.append(_Judgement("collecting", f"{name}: no evidence from the stable version yet"))
                 continue
-            mine = estimate(resolved, evidence, resolved.alpha / 2)
+            mine = own  # at resolved.alpha / 2 already
             base = estimate(resolved, baseline, resolved.alpha / 2)
             if _unbounded_mean(resolved) and min(mine.samples, base.samples) < MEAN_MIN_SAMPLES:
                 judgements.append(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import betaln, logsumexp, xlog1py, xlogy
+from scipy.special import betaln, xlog1py, xlogy
 
 # Alternatives the change detector mixes over, as multiples of the threshold (divisors for a `min`).
 DETECTOR_FACTORS = (1.5, 2.0, 4.0)
@@ -169,4 +169,5 @@ def detector_e_value(log_values: Sequence[float]) -> float:
     """The detector's e-value: the average over alternatives (an average of e-processes is one)."""
     if not log_values:
         return 0.0
-    return float(math.exp(min(700.0, float(logsumexp(list(log_values))) - math.log(len(log_values)))))
+    log_mean = float(np.logaddexp.reduce(np.asarray(log_values, dtype=float))) - math.log(len(log_values))
+    return math.exp(min(700.0, log_mean))
