@@ -198,7 +198,8 @@ def judge(
                 continue
             ratio = _ratio_interval(mine.interval, base.interval)
             verdict = _side(threshold, ratio)
-            words = {"fail": "is outside", "pass": "is within", "collecting": "still includes"}[verdict]
+            side = "above" if threshold.kind == "maxRatioToBaseline" else "below"
+            words = {"fail": f"is {side}", "pass": "is within", "collecting": "still includes"}[verdict]
             evidence_words = (
                 f"point estimates, n={mine.samples}/{base.samples}"
                 if _unbounded_mean(resolved)
