@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from modelrollout.analysis import stats
 from modelrollout.analysis.evaluate import fmt
@@ -121,6 +122,7 @@ def _unit(resolved: ResolvedMetric) -> str:
     return "samples" if isinstance(shape, BucketsShape | MeanShape) and resolved.preset is None else "requests"
 
 
+@lru_cache(maxsize=1024)
 def min_trials(threshold: float, alpha: float) -> int:
     """Fewest trials with no bad event for which the confidence sequence can lie below `threshold`."""
     if not 0 < threshold < 1:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
@@ -51,6 +52,8 @@ def proportion_excluded(x: int, n: int, p: float, alpha: float) -> bool:
     return _log_mixture(x, n, p) >= math.log(1 / alpha)
 
 
+# Pure functions of small integers, asked again and again (every look, every rollout): cached.
+@lru_cache(maxsize=65536)
 def proportion_interval(x: int, n: int, alpha: float) -> Interval:
     """The (1 - alpha) confidence sequence for a proportion after x bad of n trials."""
     if n <= 0:
@@ -67,6 +70,7 @@ def proportion_interval(x: int, n: int, alpha: float) -> Interval:
     return Interval(lower, upper)
 
 
+@lru_cache(maxsize=65536)
 def rank_bounds(n: int, q: float, alpha: float) -> tuple[int, int]:
     """Counts c for which Binomial(n, q) at c is not excluded: the smallest and largest such c."""
     if n <= 0:
