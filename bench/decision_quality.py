@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rollouts", type=int, default=2000, help="simulated rollouts per row")
     parser.add_argument("--rps", type=float, nargs="*", default=[40.0, 4.0], help="requests/s per version")
     parser.add_argument("--horizon", type=float, default=600.0, help="seconds before a rollout counts as undecided")
-    parser.add_argument("--only", default="", help="run the scenarios whose name contains this")
+    parser.add_argument("--only", nargs="*", default=[""], help="run the scenarios whose name contains one of these")
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args(argv)
     print(f"{args.rollouts} rollouts per row; analysis every {INTERVAL:g} s, 1 s scrapes, error budget 1 %")
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{rps:g} requests/s per version")
         print(header, flush=True)
         for index, scenario in enumerate(scenarios()):
-            if args.only not in scenario.name:
+            if not any(part in scenario.name for part in args.only):
                 continue
             for method in ("old", "new"):
                 started = time.monotonic()
