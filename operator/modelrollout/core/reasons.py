@@ -43,6 +43,8 @@ CANARY_PAUSE_STEP: Final = "CanaryPauseStep"
 BLUE_GREEN_PAUSE: Final = "BlueGreenPause"
 INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
 EMERGENCY_STOP: Final = "EmergencyStop"
+# A step still collecting evidence past spec.analysis.undecidedAfter (Paused, or AnalysisFailed on rollback).
+UNDECIDED_ANALYSIS: Final = "UndecidedAnalysis"
 
 # Completed
 ROLLOUT_COMPLETED: Final = "RolloutCompleted"
