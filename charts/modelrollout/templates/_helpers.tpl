@@ -45,6 +45,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $names = append $names (required "prometheus.connections[].bearerTokenSecret.name is required" .bearerTokenSecret.name) -}}
 {{- end -}}
 {{- end -}}
+{{- range .Values.notifications -}}
+{{- range list .urlSecretRef .authorizationSecretRef -}}
+{{- if . -}}
+{{- $names = append $names (required "notifications[] Secret references need a name" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $names | uniq | sortAlpha | join "\n" -}}
 {{- end -}}
 
@@ -58,4 +65,11 @@ prometheusConnections:
 defaultPrometheusConnection: {{ .Values.prometheus.defaultConnection | quote }}
 podPolicy:
 {{ toYaml .Values.podPolicy | indent 2 }}
+notifications:
+{{- if .Values.notifications }}
+{{ toYaml .Values.notifications | indent 2 }}
+{{- else }} []
+{{- end }}
+analytics:
+{{ toYaml .Values.analytics | indent 2 }}
 {{- end -}}
