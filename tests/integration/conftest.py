@@ -67,9 +67,15 @@ def gateway_crds(crds: LocalCluster) -> LocalCluster:
 
 
 @pytest.fixture
-def operator(crds: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
-    """The operator as its own process, watching only this test's namespace."""
-    process = OperatorProcess(crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace]).start()
+def operator(
+    crds: LocalCluster, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[OperatorProcess]:
+    """The operator as its own process, watching only this test's namespace. A test that uses the
+    `prometheus` fixture gets it as the operator's default connection, as the chart's values set it."""
+    prometheus_url = request.getfixturevalue("prometheus").url if "prometheus" in request.fixturenames else None
+    process = OperatorProcess(
+        crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace], prometheus_url=prometheus_url
+    ).start()
     yield process
     process.stop()
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from rollouts import Cluster, bluegreen_rollout, canary_rollout, model_version
 
-from modelrollout.devenv import LocalCluster, LocalPrometheus, wait_until
+from modelrollout.devenv import LocalPrometheus, wait_until
 from modelrollout.devenv.operator import OperatorProcess
 from modelrollout.sim import SimulatorFleet, SimulatorProcess
 
@@ -31,18 +30,6 @@ LATENCY_P95 = {"name": "latency-p95", "preset": "latencyP95"}
 COST = {"name": "cost-per-request", "preset": "costPerRequest"}
 HALLUCINATION_RATE = {"name": "hallucination-rate", "preset": "hallucinationRate"}
 CHECKS = ["error-rate", "latency-p95"]
-
-
-@pytest.fixture
-def operator(
-    crds: LocalCluster, namespace: str, prometheus: LocalPrometheus, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    """The operator with the test Prometheus as its default connection (as the chart's values set it)."""
-    process = OperatorProcess(
-        crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace], prometheus_url=prometheus.url
-    ).start()
-    yield process
-    process.stop()
 
 
 def analysis(prometheus: LocalPrometheus, *metrics: dict[str, Any], on_no_data: str = "pause") -> dict[str, Any]:
