@@ -71,7 +71,9 @@ class KubeGateway(Protocol):
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def delete_deployment(self, namespace: str, name: str) -> None: ...
     def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool: ...
-    def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+    def patch_model_version_status(
+        self, namespace: str, name: str, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None: ...
     def emit_event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None: ...
 
@@ -273,7 +275,14 @@ class KubernetesGateway:
             raise
         return True
 
-    def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+    def patch_model_version_status(
+        self, namespace: str, name: str, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
+        """Merge-patch status. With `resource_version`, only if the object is still that version: a
+        write computed from an older view (a late watch event) must not undo a newer one."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             self.custom.patch_namespaced_custom_object_status(
                 GROUP,
@@ -281,11 +290,13 @@ class KubernetesGateway:
                 namespace,
                 MODELVERSIONS,
                 name,
-                {"status": status},
+                body,
                 field_manager=FIELD_MANAGER,
                 _content_type=MERGE_CONTENT_TYPE,
             )
         except ApiException as error:
+            if error.status == 409 and resource_version is not None:
+                return  # changed since: the event of that change decides again
             if error.status != 404:
                 raise
 

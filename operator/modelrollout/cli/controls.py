@@ -26,8 +26,8 @@ def control_problem(verb: ControlVerb, status: dict[str, Any]) -> str | None:
         return "no rejected target to retry"
     if verb == "pause" and status.get("pausedByUser"):
         return "already paused by a user (resume to continue)"
-    if verb == "resume" and not status.get("pausedByUser"):
-        return "not paused by a user (spec.paused, if set, is Git's to change)"
+    if verb == "resume" and not status.get("pausedByUser") and not status.get("emergencyStop"):
+        return "not paused by a user or stopped (spec.paused, if set, is Git's to change)"
     return None
 
 

@@ -7,6 +7,7 @@ so deleting a Rollout or a namespace never waits for the operator.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -194,11 +195,16 @@ async def model_version_event(
         return
     update = registered(spec, status, utcnow())
     if update is not None and STATE.gateway is not None:
+        # Guarded by the resourceVersion seen: a late event must not take a version that a rollout
+        # has since made `production` back to `staging`.
         await asyncio.to_thread(
-            STATE.gateway.patch_model_version_status,
-            namespace,
-            name,
-            update.model_dump(by_alias=True, exclude_none=True, mode="json"),
+            functools.partial(
+                STATE.gateway.patch_model_version_status,
+                namespace,
+                name,
+                update.model_dump(by_alias=True, exclude_none=True, mode="json"),
+                resource_version=body.get("metadata", {}).get("resourceVersion"),
+            )
         )
     if STATE.registry is not None:
         STATE.registry.wake_namespace(namespace)
