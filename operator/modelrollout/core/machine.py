@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from modelrollout.api.rollout import RolloutStatus
 from modelrollout.core import reasons
+from modelrollout.core.abtest import ab_test, ab_variants, concluded
 from modelrollout.core.actions import Action, EnsureDeployment, SetModelVersionStage, SetServiceSelector
 from modelrollout.core.bluegreen import blue_green
 from modelrollout.core.canary import canary
@@ -74,6 +75,8 @@ def run(ctx: Pass) -> None:
             end_candidate(ctx, "Cancelled", "targetVersion set back to the stable version", "staging")
         steady(ctx, "Healthy")
         return
+    if concluded(ctx):
+        return
     rejected = ctx.status.rejected
     if rejected and rejected.version == target and rejected.generation == ctx.inp.generation:
         steady(ctx, "RolledBack")
@@ -112,12 +115,10 @@ def progress(ctx: Pass) -> None:
         elif strategy.canary is not None:
             canary(ctx)
         else:
-            message = "abTest rollouts are not supported by this operator version yet"
-            ctx.report("Degraded", message)
-            ctx.condition(reasons.PROGRESSING, False, reasons.STRATEGY_NOT_SUPPORTED, message)
+            ab_test(ctx)
     stable, candidate = ctx.status.stable_version, ctx.status.candidate_version
     if candidate is not None and stable is not None:
-        cleanup(ctx, keep={stable, candidate})
+        cleanup(ctx, keep={stable, candidate, *ab_variants(ctx)})
 
 
 def finish_interrupted_rejection(ctx: Pass) -> bool:

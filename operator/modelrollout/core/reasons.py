@@ -52,3 +52,9 @@ NO_CRITICAL_FAILURE: Final = "NoCriticalFailure"
 # MetricWarning
 WARNING_METRIC_FAILED: Final = "WarningMetricFailed"
 NO_WARNINGS: Final = "NoWarnings"
+
+# A/B tests (Progressing / Paused)
+AB_TEST_RUNNING: Final = "ABTestRunning"
+AB_TEST_DECIDED: Final = "ABTestDecided"
+AB_TEST_CONCLUDED: Final = "ABTestConcluded"
+AB_CONTROL_MISSING: Final = "ABTestControlMissing"

@@ -6,23 +6,22 @@ silently approximated: a user who asked for Gateway API weights must not get rep
 
 from __future__ import annotations
 
-from modelrollout.api.rollout import RolloutSpec
+from modelrollout.api.rollout import RolloutSpec, TrafficRouting
 
 
 def unsupported_features(spec: RolloutSpec) -> list[str]:
     messages: list[str] = []
     canary = spec.strategy.canary
-    routing = canary.traffic_routing if canary else None
+    messages += _routing("spec.strategy.canary.trafficRouting", canary.traffic_routing if canary else None)
+    ab_test = spec.strategy.ab_test
+    messages += _routing("spec.strategy.abTest.trafficRouting", ab_test.traffic_routing if ab_test else None)
+    return messages
+
+
+def _routing(path: str, routing: TrafficRouting | None) -> list[str]:
+    messages: list[str] = []
     if routing is not None and routing.gateway_api is not None:
-        messages.append(
-            "spec.strategy.canary.trafficRouting.gatewayAPI: not supported by this operator version yet; "
-            "use trafficRouting.replicas"
-        )
+        messages.append(f"{path}.gatewayAPI: not supported by this operator version yet; use {path}.replicas")
     if routing is not None and routing.user_hash is not None:
-        messages.append(
-            "spec.strategy.canary.trafficRouting.userHash: not supported by this operator version yet; "
-            "use trafficRouting.replicas"
-        )
-    if spec.strategy.ab_test is not None:
-        messages.append("spec.strategy.abTest: A/B tests are not supported by this operator version yet")
+        messages.append(f"{path}.userHash: not supported by this operator version yet; use {path}.replicas")
     return messages
