@@ -181,3 +181,13 @@ def ab_variants(ctx: Pass) -> set[str]:
         return set()
     removed = {removal.version for removal in state.removed}
     return {v.version for v in strategy.variants if v.version not in removed}
+
+
+def promoting_winner(ctx: Pass) -> bool:
+    """Another variant than spec.targetVersion won and is being promoted: it stays the candidate."""
+    state = ctx.status.ab_test
+    candidate = ctx.status.candidate_version
+    strategy = ctx.spec.strategy.ab_test
+    if strategy is None or state is None or candidate is None or state.decision != "upgrade":
+        return False
+    return state.winner == candidate and candidate in {v.version for v in strategy.variants}

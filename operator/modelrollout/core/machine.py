@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from modelrollout.api.rollout import RolloutStatus
 from modelrollout.core import reasons
-from modelrollout.core.abtest import ab_test, ab_variants, concluded
+from modelrollout.core.abtest import ab_test, ab_variants, concluded, promoting_winner
 from modelrollout.core.actions import Action, EnsureDeployment, SetModelVersionStage, SetServiceSelector
 from modelrollout.core.bluegreen import blue_green
 from modelrollout.core.canary import canary
@@ -81,7 +81,7 @@ def run(ctx: Pass) -> None:
     if rejected and rejected.version == target and rejected.generation == ctx.inp.generation:
         steady(ctx, "RolledBack")
         return
-    if candidate != target:
+    if candidate != target and not promoting_winner(ctx):
         if candidate is not None:
             end_candidate(ctx, "Superseded", f"targetVersion changed to {target}", "staging")
         start(ctx, target)
