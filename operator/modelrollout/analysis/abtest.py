@@ -24,6 +24,7 @@ alpha / (metrics x challengers).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,6 +202,11 @@ def samples_for_power(variance: float, tau: float, alpha: float, power: float, *
     return float(brentq(shortfall, low, limit))
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_samples_for_power(variance: float, tau: float, alpha: float, power: float) -> float | None:
+    return samples_for_power(variance, tau, alpha, power)
+
+
 def fixed_horizon_samples(variance: float, tau: float, alpha: float, power: float) -> float:
     """Samples per variant a single two-sided z-test at level alpha needs for `power` at effect tau."""
     z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
@@ -266,7 +272,10 @@ def _measure(
                 comparisons[variant] = comparison
     needed = None
     if base is not None and base.valid:
-        needed = samples_for_power(max(base.variance, _VARIANCE_FLOOR), plan.min_effect, alpha_test, power)
+        # Two significant figures of the variance are all a sample-size plan needs, and they let
+        # every look of a test share one root-finding.
+        variance = float(f"{max(base.variance, _VARIANCE_FLOOR):.2g}")
+        needed = _cached_samples_for_power(variance, plan.min_effect, alpha_test, power)
     return MetricResult(plan, dict(samples), comparisons, intervals, needed)
 
 

@@ -96,6 +96,10 @@ def validate_rollout(spec: RolloutSpec, model_versions: Mapping[str, ModelVersio
     errors += _metric_references(spec.strategy, defined)
     if spec.strategy.ab_test is not None:
         errors += _ab_test_metrics(spec.strategy.ab_test, spec.analysis)
+        if spec.target_version not in {variant.version for variant in spec.strategy.ab_test.variants}:
+            errors.append(
+                "spec.targetVersion must be one of spec.strategy.abTest.variants: the test starts when it changes"
+            )
     errors += version_problems("spec.targetVersion", spec.target_version, spec.model, model_versions, namespace)
     if spec.strategy.ab_test is not None:
         for index, variant in enumerate(spec.strategy.ab_test.variants):
