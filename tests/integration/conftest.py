@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,21 @@ def crds(cluster: LocalCluster) -> LocalCluster:
     """The cluster with the ModelVersion and Rollout CRDs installed (once per test run)."""
     install_crds(cluster)
     return cluster
+
+
+@pytest.fixture(scope="session")
+def gateway_crds(crds: LocalCluster) -> LocalCluster:
+    """The cluster with the Gateway API CRDs (standard channel) from the published Go module
+    sigs.k8s.io/gateway-api, fetched once into the cache by hack/gateway-api-crds.sh."""
+    fetched = subprocess.run(
+        [str(ROOT / "hack" / "gateway-api-crds.sh")], capture_output=True, text=True, check=True, timeout=600
+    )
+    crd_dir = Path(fetched.stdout.strip().splitlines()[-1])
+    crds.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--field-manager=modelrollout-tests", "-f", str(crd_dir)
+    )
+    crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io")
+    return crds
 
 
 @pytest.fixture

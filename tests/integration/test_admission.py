@@ -84,7 +84,13 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
         example = _example(f"modelversion-{stored.spec.version}.yaml")
         assert stored.spec == ModelVersion.model_validate(example).spec
     rollouts = {item["metadata"]["name"]: Rollout.model_validate(item) for item in _get(crds, namespace, "rollouts")}
-    for name in ("rollout-canary.yaml", "rollout-bluegreen.yaml", "rollout-abtest.yaml"):
+    for name in (
+        "rollout-canary.yaml",
+        "rollout-canary-gatewayapi.yaml",
+        "rollout-canary-userhash.yaml",
+        "rollout-bluegreen.yaml",
+        "rollout-abtest.yaml",
+    ):
         example = _example(name)
         assert rollouts[example["metadata"]["name"]].spec == Rollout.model_validate(example).spec
 
@@ -97,14 +103,14 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
     header = crds.kubectl("get", "mv", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "MODEL", "VERSION", "STAGE", "AGE"]
     listed = crds.kubectl("get", "modelrollout", "-n", namespace, "-o", "name").stdout.split()
-    assert len(listed) == 5, "the modelrollout category lists both kinds"
+    assert len(listed) == 7, "the modelrollout category lists both kinds"
 
 
 def test_kubectl_explain_shows_the_model_descriptions(crds: LocalCluster) -> None:
     # kubectl wraps descriptions at its terminal width: compare with whitespace normalised.
     explained = " ".join(crds.kubectl("explain", "mro.spec.strategy.canary.steps").stdout.split())
     assert "Ordered steps; the candidate is promoted after the last." in explained
-    assert "exactly one of setWeight, pause or analysis" in explained
+    assert "exactly one of setWeight, pause, analysis or shadow" in explained
     assert "Percentage of traffic for the candidate, 0 to 100." in explained
     explained = " ".join(crds.kubectl("explain", "mv.spec").stdout.split())
     assert "Immutable after creation except `stage`" in explained
@@ -142,13 +148,28 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
         "step-with-weight-and-pause",
         CANARY,
         [set_path("spec.strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
-        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
+        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause, analysis or shadow"],
     ),
     (
         "empty-step",
         CANARY,
         [set_path("spec.strategy.canary.steps.0", {})],
-        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause or analysis"],
+        ["spec.strategy.canary.steps[0]", "set exactly one of setWeight, pause, analysis or shadow"],
+    ),
+    (
+        "shadow-without-a-mirroring-router",
+        CANARY,
+        [set_path("spec.strategy.canary.steps.0", {"shadow": {"percent": 5, "duration": "1m"}})],
+        ["spec.strategy.canary.steps", "only the gatewayAPI traffic router can do"],
+    ),
+    (
+        "shadow-of-0-percent",
+        CANARY,
+        [
+            set_path("spec.strategy.canary.steps.0", {"shadow": {"percent": 0, "duration": "1m"}}),
+            set_path("spec.strategy.canary.trafficRouting", {"gatewayAPI": {"httpRoute": "r"}}),
+        ],
+        ["spec.strategy.canary.steps[0].shadow.percent", "greater than or equal to 1"],
     ),
     (
         "negative-pause",

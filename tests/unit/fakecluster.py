@@ -9,7 +9,9 @@ the safety invariants after every pass:
 - no Service selects a set of pods with zero ready replicas (a selector of ROLLOUT_LABEL plus
   VERSION_LABEL selects one version, ROLLOUT_LABEL alone selects every version of the rollout);
 - no version that a Service selects by its version label, before or after the pass, is scaled to
-  zero in that pass.
+  zero in that pass;
+- a route object (route table, HTTPRoute) that gives the canary Service a weight only does so
+  while that Service selects ready pods.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ from modelrollout.core.actions import (
     EnsureDeployment,
     SetModelVersionStage,
     SetServiceSelector,
+    SetTrafficSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import Decision, RolloutInput, reconcile
-from modelrollout.core.observed import DeploymentState, Observed, ServiceState
+from modelrollout.core.observed import DeploymentState, Observed, RouteState, ServiceState
 from modelrollout.core.scope import analysis_scope
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -117,6 +120,11 @@ class FakeCluster:
     pass_index: int = 0
     # Ready pods behind each Service after every applied pass (capacity that serves traffic).
     served: list[dict[str, int]] = field(default_factory=list)
+    # The router's route object: the last split written (None: none yet), and what blocks it.
+    route: SetTrafficSplit | None = None
+    route_problem: str | None = None
+    # The candidate's weight on the route object after every applied pass.
+    route_weights: list[int] = field(default_factory=list)
 
     def add_versions(self, *semvers: str, ready_after: int | None = 0) -> None:
         for semver in semvers:
@@ -143,6 +151,11 @@ class FakeCluster:
                 name: ServiceState(name=name, selector=dict(selector)) for name, selector in self.selectors.items()
             },
             model_versions=dict(self.model_versions),
+            route=RouteState(
+                weight=self.route.weight if self.route else None,
+                mirror=self.route.mirror if self.route else 0,
+                problem=self.route_problem,
+            ),
         )
 
     def ready(self, version: str) -> int:
@@ -213,6 +226,10 @@ class FakeCluster:
                         self.model_versions[action.version] = version.model_copy(update={"status": status})
             elif isinstance(action, EmitEvent):
                 self.events.append(action)
+            elif isinstance(action, SetTrafficSplit):
+                assert self.route_problem is None, f"route written despite: {self.route_problem}"
+                self.route = action
+        self.route_weights.append(self.route.weight if self.route else 0)
         self.served.append({service: self.serving(service) for service in self.selectors})
         if check:
             self._check(actions, before, running)
@@ -260,6 +277,13 @@ class FakeCluster:
                             f"pass {self.pass_index}: {action.version} scaled to 0 while Service "
                             f"{service} selects it ({when} the pass); actions: {actions}"
                         )
+        # A weight on the canary Service only while it selects ready pods.
+        canary = naming.canary_service(self.name)
+        if self.route is not None and max(self.route.weight, self.route.mirror) > 0 and self.serving(canary) < 1:
+            raise InvariantError(
+                f"pass {self.pass_index}: the route sends {self.route.weight}% (mirrors {self.route.mirror}%) to "
+                f"{canary}, which selects no ready pod; actions: {actions}"
+            )
         # Every Service selects at least one ready pod (pods created in this pass are not ready yet).
         for service in self.selectors:
             if self.serving(service) < 1:

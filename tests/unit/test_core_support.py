@@ -24,19 +24,13 @@ AB_TEST = {"variants": [{"version": "a", "weight": 50}, {"version": "b", "weight
         ({"canary": {"steps": CANARY_STEPS}}, []),
         ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"replicas": {}}}}, []),
         ({"blueGreen": {}}, []),
-        (
-            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}},
-            ["trafficRouting.gatewayAPI: not supported"],
-        ),
-        (
-            {"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}},
-            ["trafficRouting.userHash: not supported"],
-        ),
+        ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}, []),
+        ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}}, []),
         ({"abTest": AB_TEST}, []),
         ({"abTest": {**AB_TEST, "trafficRouting": {"replicas": {}}}}, []),
         (
             {"abTest": {**AB_TEST, "trafficRouting": {"userHash": {}}}},
-            ["spec.strategy.abTest.trafficRouting.userHash: not supported"],
+            ["spec.strategy.abTest.trafficRouting.userHash: A/B tests hold their split"],
         ),
     ],
 )

@@ -103,7 +103,7 @@ def test_descriptions_come_from_the_models() -> None:
     schema = crd(RESOURCES[1])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     steps = schema["properties"]["spec"]["properties"]["strategy"]["properties"]["canary"]["properties"]["steps"]
     assert steps["description"].startswith("Ordered steps; the candidate is promoted after the last.")
-    assert steps["items"]["description"] == "One canary step: exactly one of setWeight, pause or analysis."
+    assert steps["items"]["description"] == "One canary step: exactly one of setWeight, pause, analysis or shadow."
     preset = schema["properties"]["spec"]["properties"]["analysis"]["properties"]["metrics"]["items"]["properties"][
         "preset"
     ]
@@ -133,6 +133,7 @@ def _documents(path: Path) -> list[dict[str, Any]]:
 def test_there_is_an_example_of_each_strategy() -> None:
     names = {path.name for path in EXAMPLES}
     assert {"rollout-canary.yaml", "rollout-bluegreen.yaml", "rollout-abtest.yaml"} <= names
+    assert {"rollout-canary-gatewayapi.yaml", "rollout-canary-userhash.yaml"} <= names, "one Rollout per router"
     assert {"modelversion-2.3.1.yaml", "modelversion-2.4.0.yaml"} <= names
 
 
@@ -156,6 +157,6 @@ def test_examples_are_semantically_valid() -> None:
     for version in versions.values():
         assert validate_model_version(version.spec) == []
     rollouts = [Rollout.model_validate(document) for document in documents if document["kind"] == "Rollout"]
-    assert len(rollouts) == 3
+    assert len(rollouts) == 5
     for rollout in rollouts:
         assert validate_rollout(rollout.spec, versions, "default") == [], rollout.metadata["name"]

@@ -274,13 +274,14 @@ INVALID_ROLLOUTS = [
         "step-with-two-kinds",
         CANARY,
         [set_path("strategy.canary.steps.0", {"setWeight": 20, "pause": {}})],
-        "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause or analysis (found: setWeight, pause)",
+        "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause, analysis or shadow"
+        " (found: setWeight, pause)",
     ),
     (
         "empty-step",
         CANARY,
         [set_path("strategy.canary.steps.0", {})],
-        "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause or analysis (found: none)",
+        "spec.strategy.canary.steps[0]: set exactly one of setWeight, pause, analysis or shadow (found: none)",
     ),
     (
         "two-routers",
@@ -288,6 +289,21 @@ INVALID_ROLLOUTS = [
         [set_path("strategy.canary.trafficRouting", {"replicas": {}, "userHash": {}})],
         "spec.strategy.canary.trafficRouting: set at most one traffic router:"
         " replicas, gatewayAPI or userHash (found: replicas, userHash)",
+    ),
+    (
+        "shadow-with-replicas-router",
+        CANARY,
+        [set_path("strategy.canary.steps.0", {"shadow": {"percent": 5, "duration": "1m"}})],
+        "spec.strategy.canary.steps: a shadow step mirrors requests, which only the gatewayAPI traffic router can do",
+    ),
+    (
+        "shadow-with-user-hash-router",
+        CANARY,
+        [
+            set_path("strategy.canary.steps.0", {"shadow": {"percent": 5, "duration": "1m"}}),
+            set_path("strategy.canary.trafficRouting", {"userHash": {}}),
+        ],
+        "set spec.strategy.canary.trafficRouting.gatewayAPI or remove the shadow step",
     ),
     (
         "weights-sum-to-90",

@@ -201,15 +201,32 @@ class AnalysisStep(SpecModel):
     )
 
 
+SHADOW_NEEDS_MIRROR = (
+    "a shadow step mirrors requests, which only the gatewayAPI traffic router can do (replica ratio and"
+    " user hashing cannot): set spec.strategy.canary.trafficRouting.gatewayAPI or remove the shadow step"
+)
+
+
+class ShadowStep(SpecModel):
+    """Mirror a share of requests to the candidate; users only ever see the stable version's answers.
+
+    Background analysis judges the candidate on the mirrored requests, so a bad candidate is
+    rejected before it answers any user. Needs a router that can mirror (gatewayAPI).
+    """
+
+    percent: int = Field(ge=1, le=100, description="Percentage of requests mirrored to the candidate, 1 to 100.")
+    duration: Duration = Field(description="How long to mirror before the next step.")
+
+
 class CanaryStep(SpecModel):
-    """One canary step: exactly one of setWeight, pause or analysis."""
+    """One canary step: exactly one of setWeight, pause, analysis or shadow."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
             one_of(
-                ("setWeight", "pause", "analysis"),
+                ("setWeight", "pause", "analysis", "shadow"),
                 "exactly one",
-                "set exactly one of setWeight, pause or analysis in each step (split a combined step in two)",
+                "set exactly one of setWeight, pause, analysis or shadow in each step (split a combined step in two)",
             )
         )
     )
@@ -217,6 +234,9 @@ class CanaryStep(SpecModel):
     set_weight: Percent | None = Field(default=None, description="Percentage of traffic for the candidate, 0 to 100.")
     pause: PauseStep | None = Field(default=None, description="Pause for a duration or until promoted.")
     analysis: AnalysisStep | None = Field(default=None, description="Run analysis and wait for its verdict.")
+    shadow: ShadowStep | None = Field(
+        default=None, description="Mirror requests to the candidate for a while (gatewayAPI router only)."
+    )
 
 
 class ReplicasRouting(SpecModel):
@@ -230,9 +250,19 @@ class GatewayAPIRouting(SpecModel):
 
 
 class UserHashRouting(SpecModel):
-    """User-consistent assignment from a published route table."""
+    """User-consistent assignment: the operator publishes a route table (ConfigMap
+    `<rollout>-routes`, key `table.json`) that applications and gateways read and pass, with the
+    user id, to `modelrollout.routing.assign.assign`; a user stays on one version as the weight
+    grows."""
 
-    header: str = Field(default="x-user-id", max_length=253, description="Request header carrying the user id.")
+    header: str = Field(
+        default="x-user-id", max_length=253, description="Request header carrying the user id (published in the table)."
+    )
+    salt: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Mixed into each user's hash; default <namespace>/<rollout>. Changing it reshuffles users.",
+    )
 
 
 class TrafficRouting(SpecModel):
@@ -258,6 +288,17 @@ class TrafficRouting(SpecModel):
 
 class CanaryStrategy(SpecModel):
     """Move traffic to the candidate in ordered steps."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            rule(
+                "!self.steps.exists(s, has(s.shadow))"
+                " || (has(self.trafficRouting) && has(self.trafficRouting.gatewayAPI))",
+                SHADOW_NEEDS_MIRROR,
+                field_path=".steps",
+            )
+        )
+    )
 
     traffic_routing: TrafficRouting | None = Field(default=None, description="Traffic router; default replicas.")
     steps: list[CanaryStep] = Field(
@@ -696,6 +737,9 @@ class RolloutStatus(StatusModel):
     candidate_version: str | None = Field(default=None, description="ModelVersion being rolled out.")
     current_step: int | None = Field(default=None, description="Index of the current canary step.")
     canary_weight: int | None = Field(default=None, description="Percentage of traffic on the candidate now.")
+    shadow_percent: int | None = Field(
+        default=None, description="Percentage of requests mirrored to the candidate now (users never see its answers)."
+    )
     started_at: str | None = Field(default=None, description="When the current candidate's rollout began.")
     step_started_at: str | None = Field(default=None, description="When the current step (or blue-green phase) began.")
     progress_at: str | None = Field(default=None, description="Last time the rollout made progress (for the deadline).")

@@ -15,6 +15,7 @@ from modelrollout.api.abtest import AB_PRESETS
 from modelrollout.api.modelversion import ModelVersion, ModelVersionSpec
 from modelrollout.api.presets import PRESETS, TEMPLATE_VARIABLES
 from modelrollout.api.rollout import (
+    SHADOW_NEEDS_MIRROR,
     ABTestStrategy,
     AnalysisSpec,
     CanaryStrategy,
@@ -159,14 +160,17 @@ def _canary_shape(canary: CanaryStrategy) -> list[str]:
                 ("setWeight", step.set_weight),
                 ("pause", step.pause),
                 ("analysis", step.analysis),
+                ("shadow", step.shadow),
             )
             if value is not None
         ]
         if len(kinds) != 1:
             errors.append(
-                f"spec.strategy.canary.steps[{index}]: set exactly one of setWeight, pause or analysis"
+                f"spec.strategy.canary.steps[{index}]: set exactly one of setWeight, pause, analysis or shadow"
                 f" (found: {_names(kinds)}); split a combined step in two"
             )
+    if any(step.shadow is not None for step in canary.steps) and (routing is None or routing.gateway_api is None):
+        errors.append(f"spec.strategy.canary.steps: {SHADOW_NEEDS_MIRROR}")
     return errors
 
 

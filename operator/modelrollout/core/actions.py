@@ -45,4 +45,18 @@ class SetModelVersionStage:
     reason: str
 
 
-Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage
+@dataclass(frozen=True)
+class SetTrafficSplit:
+    """The traffic router's route object sends `weight` percent of requests to the canary Service
+    (which selects `candidate`) and the rest to the stable Service (which selects `stable`)."""
+
+    stable: str  # ModelVersion names and their version label values
+    stable_label: str
+    candidate: str | None
+    candidate_label: str | None
+    weight: int
+    # Percentage of requests also mirrored to the canary Service (answers discarded).
+    mirror: int = 0
+
+
+Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage | SetTrafficSplit

@@ -31,6 +31,9 @@ def canary(ctx: Pass) -> None:
     if step.set_weight is not None:
         set_weight_step(ctx, step.set_weight, label)
         return
+    if step.shadow is not None:
+        shadow_step(ctx, step, label, current_weight(steps, index))
+        return
     set_weight(ctx, current_weight(steps, index))
     if step.pause is not None:
         pause_step(ctx, step, label)
@@ -77,6 +80,28 @@ def set_weight_step(ctx: Pass, weight: int, label: str) -> None:
         return
     ctx.in_progress("Progressing", f"{label}: scaling {candidate} and {stable} to weight {weight}%")
     deadline_exceeded(ctx, f"{candidate} at weight {weight}%")
+
+
+def shadow_step(ctx: Pass, step: CanaryStep, label: str, weight: int) -> None:
+    """Mirror a share of requests to the candidate for a while; its duration counts from when the
+    mirror is in place. Background analysis judges the candidate on the mirrored requests."""
+    shadow = step.shadow
+    assert shadow is not None
+    candidate = ctx.status.candidate_version
+    plan = set_weight(ctx, weight, shadow.percent)
+    if not plan.settled:
+        ctx.status.step_started_at = ctx.now_text
+        ctx.in_progress("Progressing", f"{label}: scaling {candidate} to mirror {shadow.percent}% of requests")
+        deadline_exceeded(ctx, f"{candidate} to mirror {shadow.percent}%")
+        return
+    remaining = parse_duration(shadow.duration) - ctx.since(ctx.status.step_started_at)
+    if remaining <= 0:
+        advance_step(ctx, f"{label}: mirrored {shadow.percent}% for {shadow.duration}")
+        ctx.wait(0.5)
+        return
+    until = format_time(ctx.inp.now + timedelta(seconds=remaining))
+    ctx.in_progress("Progressing", f"{label}: mirroring {shadow.percent}% of requests to {candidate} until {until}")
+    ctx.wait(remaining)
 
 
 def pause_step(ctx: Pass, step: CanaryStep, label: str) -> None:

@@ -90,6 +90,7 @@ def clear_candidate(ctx: Pass) -> None:
     status.candidate_version = None
     status.current_step = None
     status.canary_weight = 0
+    status.shadow_percent = None
     status.promote_full = False
     status.blue_green = None
     status.pause_reason = None

@@ -6,6 +6,7 @@ from modelrollout.core import reasons
 from modelrollout.core.candidate import reject
 from modelrollout.core.context import Pass
 from modelrollout.core.pause import hold
+from modelrollout.core.trafficrouting import route_usable
 
 
 def gate(ctx: Pass) -> bool:
@@ -34,6 +35,9 @@ def gate(ctx: Pass) -> bool:
     ctx.condition(reasons.ANALYSIS_FAILED, False, reasons.NO_CRITICAL_FAILURE, "")
     if no_data and policy == "pause":
         hold(ctx, f"analysis inconclusive: {no_data}", reasons.INCONCLUSIVE_ANALYSIS)
+        return False
+    if not route_usable(ctx):
+        hold(ctx, f"traffic routing: {ctx.observed.route.problem}", reasons.ROUTE_NOT_USABLE)
         return False
     if status.paused_by_user or ctx.spec.paused:
         hold(ctx, "paused by user" if status.paused_by_user else "spec.paused is true", reasons.PAUSED_BY_USER)

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from modelrollout.api.rollout import RolloutStatus
 from modelrollout.core import reasons
 from modelrollout.core.abtest import ab_test, ab_variants, concluded, promoting_winner
-from modelrollout.core.actions import Action, EnsureDeployment, SetModelVersionStage, SetServiceSelector
+from modelrollout.core.actions import (
+    Action,
+    EnsureDeployment,
+    SetModelVersionStage,
+    SetServiceSelector,
+    SetTrafficSplit,
+)
 from modelrollout.core.bluegreen import blue_green
 from modelrollout.core.canary import canary
 from modelrollout.core.candidate import end_candidate, initialize, reject, start
@@ -144,6 +150,8 @@ def _key(action: Action) -> tuple[str, str] | None:
         return ("service", action.service)
     if isinstance(action, SetModelVersionStage):
         return ("stage", action.version)
+    if isinstance(action, SetTrafficSplit):
+        return ("route", "")
     return None
 
 

@@ -46,12 +46,25 @@ class ServiceState:
 
 
 @dataclass(frozen=True)
+class RouteState:
+    """The traffic router's own route object (route table ConfigMap, HTTPRoute) as last observed."""
+
+    # The candidate's weight on it; None when the object does not exist yet.
+    weight: int | None = None
+    # The share of requests it mirrors to the canary Service.
+    mirror: int = 0
+    # Why the router cannot use the object (missing, not ours, not wired to our Services).
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything a reconcile pass looks at besides the Rollout itself."""
 
     deployments: Mapping[str, DeploymentState] = field(default_factory=dict)  # by ModelVersion name
     services: Mapping[str, ServiceState] = field(default_factory=dict)  # by Service name
     model_versions: Mapping[str, ModelVersion] = field(default_factory=dict)  # by name
+    route: RouteState = field(default_factory=RouteState)
     # Every existing object under a name the Rollout writes (Deployments, Services, ...), so that the
     # core refuses to adopt one it did not create.
     children: tuple[ChildObject, ...] = ()

@@ -17,7 +17,8 @@ def pause(ctx: Pass, reason: str, condition_reason: str, warning: bool = False) 
 
 def hold(ctx: Pass, reason: str, condition_reason: str) -> None:
     """Keep traffic and replicas where they are; take no step."""
-    pause(ctx, reason, condition_reason, warning=condition_reason == reasons.INCONCLUSIVE_ANALYSIS)
+    warning = condition_reason in (reasons.INCONCLUSIVE_ANALYSIS, reasons.ROUTE_NOT_USABLE)
+    pause(ctx, reason, condition_reason, warning=warning)
     keep_current_shape(ctx)
     ctx.wait()
 

@@ -16,6 +16,7 @@ COMPLETED: Final = "Completed"
 INVALID_SPEC: Final = "InvalidSpec"
 ANALYSIS_FAILED: Final = "AnalysisFailed"
 METRIC_WARNING: Final = "MetricWarning"
+TRAFFIC_ROUTING: Final = "TrafficRouting"
 
 # ------------------------------------------------------------- reasons
 
@@ -52,6 +53,10 @@ NO_CRITICAL_FAILURE: Final = "NoCriticalFailure"
 # MetricWarning
 WARNING_METRIC_FAILED: Final = "WarningMetricFailed"
 NO_WARNINGS: Final = "NoWarnings"
+
+# TrafficRouting (routers with a route object of their own: gatewayAPI, userHash)
+ROUTE_READY: Final = "RouteReady"
+ROUTE_NOT_USABLE: Final = "RouteNotUsable"
 
 # A/B tests (Progressing / Paused)
 AB_TEST_RUNNING: Final = "ABTestRunning"

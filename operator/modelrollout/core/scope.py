@@ -29,8 +29,9 @@ def analysis_scope(spec: RolloutSpec, status: RolloutStatus, observed: Observed)
         index = status.current_step or 0
         if index < len(steps) and steps[index].analysis is not None:
             step_metrics = tuple(steps[index].analysis.metrics)  # type: ignore[union-attr]
-        # Background analysis judges traffic: only once the candidate serves some.
-        if not status.canary_weight:
+        # Background analysis judges traffic: only once the candidate serves some (mirrored
+        # requests count: a shadow step is analysed on them).
+        if not status.canary_weight and not status.shadow_percent:
             background = ()
     elif strategy.blue_green is not None:
         bg = status.blue_green

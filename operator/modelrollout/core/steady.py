@@ -7,6 +7,7 @@ from modelrollout.api.rollout import PendingScaleDown, Phase
 from modelrollout.core import naming, reasons
 from modelrollout.core.actions import ServiceRole
 from modelrollout.core.context import Pass
+from modelrollout.core.trafficrouting import route_usable, routes_idle
 
 
 def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
@@ -17,6 +18,8 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     ctx.ensure(stable, replicas)
     for role in service_roles(ctx):
         ctx.point(role, stable)
+    route_usable(ctx)
+    routes_idle(ctx)
     cleanup(ctx, keep={stable})
     ready = ctx.observed.ready(stable)
     if message is None and phase == "Healthy":

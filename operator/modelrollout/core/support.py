@@ -1,27 +1,21 @@
 """Parts of the API this operator version accepts but does not act on yet.
 
 They are reported like invalid input (an InvalidSpec condition, nothing changed) rather than
-silently approximated: a user who asked for Gateway API weights must not get replica weights.
+silently approximated: a user who asked for user-consistent A/B groups must not get replica shares.
 """
 
 from __future__ import annotations
 
-from modelrollout.api.rollout import RolloutSpec, TrafficRouting
+from modelrollout.api.rollout import RolloutSpec
 
 
 def unsupported_features(spec: RolloutSpec) -> list[str]:
     messages: list[str] = []
-    canary = spec.strategy.canary
-    messages += _routing("spec.strategy.canary.trafficRouting", canary.traffic_routing if canary else None)
     ab_test = spec.strategy.ab_test
-    messages += _routing("spec.strategy.abTest.trafficRouting", ab_test.traffic_routing if ab_test else None)
-    return messages
-
-
-def _routing(path: str, routing: TrafficRouting | None) -> list[str]:
-    messages: list[str] = []
+    routing = ab_test.traffic_routing if ab_test else None
+    path = "spec.strategy.abTest.trafficRouting"
     if routing is not None and routing.gateway_api is not None:
-        messages.append(f"{path}.gatewayAPI: not supported by this operator version yet; use {path}.replicas")
+        messages.append(f"{path}.gatewayAPI: A/B tests hold their split with {path}.replicas only in this version")
     if routing is not None and routing.user_hash is not None:
-        messages.append(f"{path}.userHash: not supported by this operator version yet; use {path}.replicas")
+        messages.append(f"{path}.userHash: A/B tests hold their split with {path}.replicas only in this version")
     return messages

@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from modelrollout.adapters.kube import KubernetesGateway, load_api_client
+from modelrollout.adapters.routes import KubernetesRoutes
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
@@ -46,12 +47,14 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     operator_settings = memo.get("settings") or load_settings(
         prometheus_url=os.environ.get("MODELROLLOUT_PROMETHEUS_URL"), namespace=os.environ.get("POD_NAMESPACE")
     )
-    gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
+    api_client = load_api_client(os.environ.get("KUBECONFIG") or None)
+    gateway = KubernetesGateway(api_client)
+    routes = KubernetesRoutes(api_client)
     analyzer = PrometheusAnalyzer(gateway, operator_settings)
     STATE.gateway = gateway
     STATE.registry = WorkerRegistry(
         lambda namespace, name: reconcile_rollout(
-            gateway, namespace, name, analyzer, utcnow, settings=operator_settings
+            gateway, namespace, name, analyzer, utcnow, routes, settings=operator_settings
         )
     )
 
@@ -77,6 +80,21 @@ async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any)
     """Readiness changes of a version's pods move a rollout forward without waiting for a resync."""
     if STATE.registry is not None and namespace is not None:
         STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+
+
+@kopf.on.event("", "v1", "configmaps", labels={ROLLOUT_LABEL: kopf.PRESENT})
+async def route_table_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
+    """An edited or deleted route table (userHash) is published again without waiting for a resync."""
+    if STATE.registry is not None and namespace is not None:
+        STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+
+
+@kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes")
+async def http_route_event(namespace: str | None, **_: Any) -> None:
+    """An edit of an HTTPRoute's weights is put back without waiting for a resync. Routes carry
+    no label of ours (they are the user's), so every Rollout of the namespace looks again."""
+    if STATE.registry is not None and namespace is not None:
+        STATE.registry.wake_namespace(namespace)
 
 
 @kopf.on.event(GROUP, VERSION, "modelversions")

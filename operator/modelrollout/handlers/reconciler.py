@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
+from modelrollout.adapters.routes import RouteGateway
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import ABTestStatus, AnalysisStatus, RolloutSpec, RolloutStatus
@@ -28,13 +29,14 @@ from modelrollout.core.actions import (
     EnsureDeployment,
     SetModelVersionStage,
     SetServiceSelector,
+    SetTrafficSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.connections import connection_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
-from modelrollout.core.observed import ChildObject, DeploymentState, Observed, ServiceState
+from modelrollout.core.observed import ChildObject, DeploymentState, Observed, RouteState, ServiceState
 from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
 from modelrollout.core.scope import analysis_scope
@@ -81,7 +83,12 @@ def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVer
 
 
 def observe(
-    kube: KubeGateway, namespace: str, name: str, spec: RolloutSpec | None, versions: Mapping[str, ModelVersion]
+    kube: KubeGateway,
+    namespace: str,
+    name: str,
+    spec: RolloutSpec | None,
+    versions: Mapping[str, ModelVersion],
+    route: RouteState | None = None,
 ) -> Observed:
     listed = kube.list_deployments(namespace, name)
     deployments = {
@@ -107,6 +114,7 @@ def observe(
         deployments=deployments,
         services={s.name: ServiceState(name=s.name, selector=s.selector) for s in services.values()},
         model_versions=dict(versions),
+        route=route or RouteState(),
         children=tuple(children),
     )
 
@@ -128,6 +136,7 @@ def reconcile_rollout(
     name: str,
     analyzer: Analyzer | None = None,
     clock: Callable[[], datetime] = utcnow,
+    routes: RouteGateway | None = None,
     settings: OperatorSettings = DEFAULT_SETTINGS,
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
@@ -147,7 +156,8 @@ def reconcile_rollout(
         return INVALID_RECHECK_SECONDS
 
     versions = read_model_versions(kube, namespace)
-    observed = observe(kube, namespace, name, spec, versions)
+    route = routes.observe(raw) if routes is not None else None
+    observed = observe(kube, namespace, name, spec, versions, route)
     invalid = tuple(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
         + unsupported_features(spec)
@@ -181,6 +191,10 @@ def reconcile_rollout(
         )
     )
     for action in decision.actions:
+        if isinstance(action, SetTrafficSplit):
+            if routes is not None:
+                routes.apply(raw, action)
+            continue
         apply_action(kube, raw, observed, action, now)
     write_status(kube, raw, raw_status, decision.status)
     if invalid:

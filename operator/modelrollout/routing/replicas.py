@@ -39,8 +39,9 @@ class ReplicasRouter:
 
     name = "replicas"
     can_mirror = False
+    has_route = False
 
-    def set_routes(self, view: RouteView, weight: int) -> RoutePlan:
+    def set_routes(self, view: RouteView, weight: int, mirror: int = 0) -> RoutePlan:
         want_candidate, want_stable = split_replicas(view.total, weight)
         # Grow first; shrink a side only when the other side's new pods are ready and serve, and
         # scale the candidate to zero only once no Service selects it any more.

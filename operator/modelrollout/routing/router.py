@@ -31,6 +31,13 @@ class RouteView:
     candidate_selected: bool
     # No version besides stable and candidate has pods: a selector over every version is safe.
     others_drained: bool
+    # The canary Service selects the candidate (by its version label), as last observed.
+    canary_selects_candidate: bool = False
+    # The candidate's weight on the router's own route object (route table, HTTPRoute), as last
+    # observed; None when there is none (the replicas router, or the object is missing).
+    route_weight: int | None = None
+    # The share of requests the route object mirrors to the candidate, as last observed.
+    route_mirror: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class RoutePlan:
     settled: bool
     # The candidate is ready for the weight; only older versions still winding down hold it back.
     waiting_on_others: bool
+    # The candidate's weight to write on the router's route object (None: the router has none).
+    route_weight: int | None = None
+    # Percentage of requests mirrored to the candidate: to write, and in force as observed.
+    route_mirror: int = 0
+    mirror: int = 0
 
 
 class Router(Protocol):
@@ -56,9 +68,12 @@ class Router(Protocol):
     name: str
     # Whether the router can mirror requests (a shadow step); replica ratio cannot.
     can_mirror: bool
+    # Whether the router writes a route object of its own (route table, HTTPRoute weights).
+    has_route: bool
 
-    def set_routes(self, view: RouteView, weight: int) -> RoutePlan:
-        """Move towards `weight` percent on the candidate."""
+    def set_routes(self, view: RouteView, weight: int, mirror: int = 0) -> RoutePlan:
+        """Move towards `weight` percent on the candidate, and `mirror` percent mirrored to it
+        (only asked of a router that can mirror)."""
         ...
 
     def get_routes(self, view: RouteView) -> int:
