@@ -125,3 +125,22 @@ def test_no_data_for_a_variant_is_said_and_decides_nothing() -> None:
     )
     assert result.decision is None
     assert "c: no data" in result.metrics[0].message
+
+
+def test_the_status_view_shows_the_decision_estimates_and_sample_size() -> None:
+    from rich.console import Console
+
+    from modelrollout.cli.abview import ab_test_view
+
+    plans = ab_plans(AB, ANALYSIS)
+    found = observations({"a": 0.8, "b": 0.9, "c": 0.8}, {"a": 0.01, "b": 0.01, "c": 0.01})
+    status = look(AB, plans, SCOPE, found, ABTestStatus(started_at="2026-03-01T12:00:00Z"), T0, max_duration=86400)
+    view = ab_test_view({"abTest": status.model_dump(by_alias=True, exclude_none=True, mode="json")})
+    assert view is not None
+    console = Console(record=True, width=160)
+    console.print(view)
+    text = console.export_text()
+    assert "A/B test: upgrade (confidence high), winner b" in text
+    assert "quality (higher is better)" in text and "errors (guardrail, lower is better)" in text
+    assert "control" in text and "better" in text and "needs ≈ " in text
+    assert ab_test_view({}) is None
