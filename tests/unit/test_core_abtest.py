@@ -77,7 +77,7 @@ def test_upgrade_without_promote_winner_waits_for_promote() -> None:
     assert driver.status.phase == "Paused" and "kubectl modelrollout promote" in (driver.status.message or "")
     assert driver.condition(reasons.PAUSED).reason == reasons.AB_TEST_DECIDED
     assert driver.service("active") == "*", "the split holds until someone decides"
-    assert len(driver.events("Paused")) == 1
+    assert len(driver.events("Paused")) == 1 and len(driver.events("ABTestDecided")) == 1
     driver.send("promote")
     driver.run_until(lambda d: d.status.stable_version == B)
     driver.settle()

@@ -62,6 +62,8 @@ def ab_test(ctx: Pass) -> None:
             f"A/B test: upgrade to {state.winner} (confidence {state.confidence}): {state.reason}; "
             "promote it with `kubectl modelrollout promote`"
         )
+        if ctx.inp.status.pause_reason != message:
+            ctx.event("ABTestDecided", message)
         pause(ctx, message, reasons.AB_TEST_DECIDED)
         ctx.wait(15)
         return
