@@ -149,3 +149,13 @@ def test_three_variants_pick_the_best_and_share_alpha() -> None:
     verdict = _decide(samples, ["a", "b", "c"])
     assert verdict.decision == "upgrade" and verdict.winner == "c"
     assert verdict.alpha_per_test == per_test_alpha(0.05, 2, 2) == 0.0125
+
+
+def test_a_guardrail_not_yet_shown_harmless_holds_an_upgrade() -> None:
+    """Better quality, but an error rate that looks worse without being significant yet: no upgrade."""
+    samples = _samples({"a": (3000, 10000), "b": (3600, 10000)}, {"a": (10, 1000), "b": (25, 1000)})
+    verdict = _decide(samples, ["a", "b"])
+    assert verdict.decision is None
+    assert "guardrail errors is not yet shown harmless" in verdict.reason
+    missing = {"quality": samples["quality"], "errors": {"a": samples["errors"]["a"]}}
+    assert _decide(missing, ["a", "b"]).decision is None, "a guardrail without data never lets an upgrade through"

@@ -133,7 +133,7 @@ def test_the_status_view_shows_the_decision_estimates_and_sample_size() -> None:
     from modelrollout.cli.abview import ab_test_view
 
     plans = ab_plans(AB, ANALYSIS)
-    found = observations({"a": 0.8, "b": 0.9, "c": 0.8}, {"a": 0.01, "b": 0.01, "c": 0.01})
+    found = observations({"a": 0.8, "b": 0.9, "c": 0.8}, {"a": 0.01, "b": 0.01, "c": 0.01}, n=10000)
     status = look(AB, plans, SCOPE, found, ABTestStatus(started_at="2026-03-01T12:00:00Z"), T0, max_duration=86400)
     view = ab_test_view({"abTest": status.model_dump(by_alias=True, exclude_none=True, mode="json")})
     assert view is not None

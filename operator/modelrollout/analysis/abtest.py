@@ -296,9 +296,11 @@ def decide(
 ) -> Verdict:
     """The decision at one look.
 
-    `samples[metric][variant]`. A challenger wins when some primary metric is significantly better
-    and no metric (primary or guardrail) is significantly worse; it loses when any is significantly
-    worse. `upgrade` names the winner with the largest primary effect; `keep` when every challenger
+    `samples[metric][variant]`. A challenger wins when some primary metric is significantly better,
+    no metric (primary or guardrail) is significantly worse, and every guardrail is shown to be no
+    worse than its minimum effect (its confidence sequence excludes a harm that large: a guardrail
+    still collecting evidence, or without data, holds the upgrade); it loses when any metric is
+    significantly worse. `upgrade` names the winner with the largest primary effect; `keep` when every challenger
     lost; at `expired` (maxDuration) anything else is `inconclusive`: no significant difference.
     Nothing is decided before every variant has `min_samples` observations of every primary metric.
     """
@@ -312,8 +314,14 @@ def decide(
 
     won: dict[str, tuple[float, float]] = {}  # challenger -> (primary effect in "better" units, p-value)
     lost: dict[str, tuple[str, float]] = {}  # challenger -> (why, p-value)
+    held: list[str] = []  # why a challenger that is better cannot win yet
     for challenger in challengers:
         better_on: list[tuple[float, float]] = []
+        unclear = [
+            r.metric.name
+            for r in results
+            if r.metric.guardrail and not _within_margin(r.comparisons.get(challenger), r.metric)
+        ]
         for result in results:
             comparison = result.comparisons.get(challenger)
             if comparison is None:
@@ -326,7 +334,10 @@ def decide(
                 sign = 1.0 if result.metric.better == "higher" else -1.0
                 better_on.append((sign * comparison.effect, comparison.p_value))
         if better_on and challenger not in lost:
-            won[challenger] = max(better_on)
+            if unclear:
+                held.append(f"{challenger} is better but guardrail {', '.join(unclear)} is not yet shown harmless")
+            else:
+                won[challenger] = max(better_on)
 
     if enough and won:
         winner = max(won, key=lambda c: won[c][0])
@@ -354,9 +365,20 @@ def decide(
         return Verdict("inconclusive", "medium" if powered else "low", None, reason, results, alpha_test, tuple(lost))
     if not enough:
         reason = f"collecting: every variant needs {min_samples} samples of each primary metric first"
+    elif held:
+        reason = "collecting: " + "; ".join(held)
     else:
         reason = "collecting: no significant difference yet"
     return Verdict(None, None, None, reason, results, alpha_test, tuple(lost))
+
+
+def _within_margin(comparison: Comparison | None, plan: MetricPlan) -> bool:
+    """The guardrail's confidence sequence rules out a harm of `min_effect` or more (non-inferiority)."""
+    if comparison is None:
+        return False
+    if plan.better == "lower":
+        return comparison.upper < plan.min_effect
+    return comparison.lower > -plan.min_effect
 
 
 def needs_in_words(result: MetricResult, power: float) -> str:
