@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all setup system-deps binaries test unit integration lint crds demo dev-up dev-down bench clean
+.PHONY: all setup system-deps binaries test unit integration lint crds lock demo dev-up dev-down bench clean
 
 all: test
 
@@ -45,6 +45,13 @@ test: setup lint
 
 crds: $(STAMP)
 	$(BIN)/python -m modelrollout.api.crd --out crds
+
+# The image's dependencies, pinned with hashes (the Dockerfile installs only these).
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q pip-tools
+	$(VENV)-lock/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
 
 demo: setup
 	$(BIN)/modelrollout demo

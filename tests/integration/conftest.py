@@ -11,7 +11,7 @@ from kubernetes import client
 from rollouts import Cluster, NodeGate, Timeline
 
 from modelrollout.api.crd import RESOURCES
-from modelrollout.devenv import LocalCluster
+from modelrollout.devenv import LocalCluster, wait_until
 from modelrollout.devenv.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,14 +51,31 @@ def gateway_crds(crds: LocalCluster) -> LocalCluster:
     crds.kubectl(
         "apply", "--server-side", "--force-conflicts", "--field-manager=modelrollout-tests", "-f", str(crd_dir)
     )
-    crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io")
+    # Polled rather than `kubectl wait`, which fails outright while the new CRD has no status yet.
+    established = '{.status.conditions[?(@.type=="Established")].status}'
+    wait_until(
+        lambda: (
+            crds.kubectl(
+                "get", "crd", "httproutes.gateway.networking.k8s.io", "-o", f"jsonpath={established}"
+            ).stdout.strip()
+            == "True"
+        ),
+        timeout=60,
+        what="the HTTPRoute CRD established",
+    )
     return crds
 
 
 @pytest.fixture
-def operator(crds: LocalCluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
-    """The operator as its own process, watching only this test's namespace."""
-    process = OperatorProcess(crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace]).start()
+def operator(
+    crds: LocalCluster, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[OperatorProcess]:
+    """The operator as its own process, watching only this test's namespace. A test that uses the
+    `prometheus` fixture gets it as the operator's default connection, as the chart's values set it."""
+    prometheus_url = request.getfixturevalue("prometheus").url if "prometheus" in request.fixturenames else None
+    process = OperatorProcess(
+        crds.kubeconfig_path, tmp_path / "operator.log", namespaces=[namespace], prometheus_url=prometheus_url
+    ).start()
     yield process
     process.stop()
 

@@ -101,7 +101,7 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
     header = crds.kubectl("get", "mro", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "STABLE", "CANDIDATE", "WEIGHT", "STEP", "AGE"]
     header = crds.kubectl("get", "mv", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "MODEL", "VERSION", "STAGE", "AGE"]
+    assert header == ["NAME", "MODEL", "VERSION", "STAGE", "ERRORS", "P95-MS", "QUALITY", "AGE"]
     listed = crds.kubectl("get", "modelrollout", "-n", namespace, "-o", "name").stdout.split()
     assert len(listed) == 7, "the modelrollout category lists both kinds"
 
@@ -227,19 +227,25 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
         "metric-with-query-and-preset",
         CANARY,
         [set_path("spec.analysis.metrics.0.query", "vector(0)")],
-        ["spec.analysis.metrics[0]", "set either preset or query, not both"],
+        ["spec.analysis.metrics[0]", "set one of preset, query or ratio"],
     ),
     (
         "metric-without-query-or-preset",
         CANARY,
         [set_path("spec.analysis.metrics.0", {"name": "error-rate", "max": 0.05})],
-        ["spec.analysis.metrics[0]", "set preset (a built-in metric) or query"],
+        ["spec.analysis.metrics[0]", "set preset (a built-in metric), query"],
     ),
     (
         "query-without-threshold",
         CANARY,
         [set_path("spec.analysis.metrics.3.minRatioToBaseline", None)],
-        ["spec.analysis.metrics[3]", "a metric with a query needs a threshold"],
+        ["spec.analysis.metrics[3]", "a metric with a query or a ratio needs a threshold"],
+    ),
+    (
+        "ratio-with-unknown-variable",
+        CANARY,
+        [set_path("spec.analysis.metrics.3.ratio.numerator", "sum(increase(x[{{rnage}}]))")],
+        ["spec.analysis.metrics[3].ratio", "unknown template variable"],
     ),
     (
         "unknown-preset",
@@ -250,7 +256,10 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
     (
         "unknown-template-variable",
         CANARY,
-        [set_path("spec.analysis.metrics.3.query", 'sum(rate(x{version="{{versoin}}"}[{{window}}]))')],
+        [
+            set_path("spec.analysis.metrics.3.ratio", None),
+            set_path("spec.analysis.metrics.3.query", 'sum(rate(x{version="{{versoin}}"}[{{window}}]))'),
+        ],
         ["spec.analysis.metrics[3].query", "unknown template variable", "{{version}}"],
     ),
     (
@@ -519,7 +528,10 @@ SEMANTIC: list[tuple[str, Json, list[Mutation], str]] = [
     (
         "unbalanced-template",
         CANARY,
-        [set_path("spec.analysis.metrics.3.query", "sum(rate(x[{{window}}])) }}")],
+        [
+            set_path("spec.analysis.metrics.3.ratio", None),
+            set_path("spec.analysis.metrics.3.query", "sum(rate(x[{{window}}])) }}"),
+        ],
         "spec.analysis.metrics[3].query: unbalanced '{{' or '}}'",
     ),
 ]

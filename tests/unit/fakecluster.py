@@ -29,6 +29,7 @@ from modelrollout.api.rollout import RolloutSpec, RolloutStatus
 from modelrollout.core import naming
 from modelrollout.core.actions import (
     Action,
+    DeleteDeployment,
     EmitEvent,
     EnsureDeployment,
     SetModelVersionStage,
@@ -118,6 +119,8 @@ class FakeCluster:
     stages: dict[str, list[tuple[LifecycleStage, str]]] = field(default_factory=dict)
     events: list[EmitEvent] = field(default_factory=list)
     pass_index: int = 0
+    # The driver's clock, so that registry entries carry the time of the pass that wrote them.
+    now: datetime = T0
     # Ready pods behind each Service after every applied pass (capacity that serves traffic).
     served: list[dict[str, int]] = field(default_factory=list)
     # The router's route object: the last split written (None: none yet), and what blocks it.
@@ -221,7 +224,7 @@ class FakeCluster:
                 # The registry entry the operator observes next pass, as the adapter writes it.
                 version = self.model_versions.get(action.version)
                 if version is not None:
-                    status = with_stage(version.status, action.stage, action.reason, self.name, T0)
+                    status = with_stage(version.status, action.stage, action.reason, self.name, self.now)
                     if status is not None:
                         self.model_versions[action.version] = version.model_copy(update={"status": status})
             elif isinstance(action, EmitEvent):
@@ -229,6 +232,8 @@ class FakeCluster:
             elif isinstance(action, SetTrafficSplit):
                 assert self.route_problem is None, f"route written despite: {self.route_problem}"
                 self.route = action
+            elif isinstance(action, DeleteDeployment):
+                self.delete_deployment(action.version)
         self.route_weights.append(self.route.weight if self.route else 0)
         self.served.append({service: self.serving(service) for service in self.selectors})
         if check:
@@ -355,6 +360,7 @@ class Driver:
             # the same input gives the same decision, and the input is left as it was
             assert reconcile(inp) == decision, "reconcile is not deterministic"
             assert inp.status == status_before, "reconcile mutated its input status"
+        self.cluster.now = self.now
         self.cluster.apply(decision.actions, check=self.check_invariants)
         if persist:
             self.status = decision.status

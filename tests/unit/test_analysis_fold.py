@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from modelrollout.analysis.evidence import DetectorState
 from modelrollout.analysis.fold import bound_history, fold
 from modelrollout.api.common import format_time
 from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, Measurement, Verdict
@@ -230,3 +231,28 @@ def test_status_round_trips_through_json() -> None:
     wire = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert wire["tallies"][0]["stepPasses"] == 1
     assert AnalysisStatus.model_validate(wire) == status
+
+
+def test_collecting_is_not_no_data_and_does_not_pass_the_step() -> None:
+    _, summary = run([[m("error-rate", "collecting")]])
+    assert summary.no_data is None and not summary.step_passed and summary.undecided is None
+
+
+def test_a_step_still_collecting_past_undecided_after_is_undecided() -> None:
+    collecting = [m("error-rate", "collecting", seconds=0)]
+    status, summary = fold(SCOPE, ANALYSIS, None, collecting, at(599))
+    assert summary.undecided is None
+    status, summary = fold(SCOPE, ANALYSIS, status, [m("error-rate", "collecting", seconds=601)], at(601))
+    assert summary.undecided is not None and summary.undecided.startswith("still undecided after 10m")
+    assert "error-rate=0.1 collecting" in summary.undecided
+    assert status.phase == "collecting"
+    # Evidence that decides clears it.
+    _, summary = fold(SCOPE, ANALYSIS, status, [m("error-rate", "pass", seconds=602)], at(602))
+    assert summary.undecided is None and summary.step_passed
+
+
+def test_detector_states_are_kept_in_the_tallies() -> None:
+    state = DetectorState(looks=3, bad=2, trials=300, log_values=(-1.0, -2.0, -3.0))
+    status, _ = fold(SCOPE, ANALYSIS, None, [m("error-rate", "pass")], at(1), states={"error-rate": state})
+    [tally] = [t for t in status.tallies if t.metric == "error-rate"]
+    assert (tally.evidence_looks, tally.evidence_trials, tally.detector) == (3, 300, [-1.0, -2.0, -3.0])

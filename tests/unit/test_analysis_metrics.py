@@ -76,8 +76,8 @@ def test_overrides_and_defaults(fields: dict[str, Any], attribute: str, expected
     ("fields", "message"),
     [
         ({"preset": "errorRat"}, "unknown preset 'errorRat'"),
-        ({"max": 1}, "set a query or a preset"),
-        ({"query": "   ", "max": 1}, "set a query or a preset"),
+        ({"max": 1}, "set a query, a ratio or a preset"),
+        ({"query": "   ", "max": 1}, "set a query, a ratio or a preset"),
         ({"query": "vector(1)"}, "set a threshold"),
         ({"query": "x{v='{{versionn}}'}", "max": 1}, "versionn"),
     ],

@@ -168,3 +168,19 @@ def test_injection_through_identity_is_refused() -> None:
 )
 def test_next_due_in(scope_changes: dict[str, Any], state: AnalysisStatus | None, expected: float | None) -> None:
     assert next_due_in(replace(SCOPE, **scope_changes), ANALYSIS, state, NOW) == expected
+
+
+def test_evidence_counts_cover_the_time_since_traffic_and_carry_the_detector() -> None:
+    scope = replace(SCOPE, traffic_since=format_time(NOW - timedelta(seconds=95.2)))
+    tally = MetricTally(
+        metric="error-rate", evidence_looks=2, evidence_bad=1, evidence_trials=300, detector=[-1, -2, -3]
+    )
+    state = AnalysisStatus(version=SCOPE.version, tallies=[tally])
+    [query] = due_metrics(scope, ANALYSIS, state, NOW, identity=IDENTITY)
+    assert query.evidence_queries is not None
+    assert query.evidence_queries["bad"].endswith('version="2.4.0",outcome="error"}[96s]))')
+    assert query.evidence_queries["trials"].endswith('version="2.4.0"}[96s]))')
+    assert query.state is not None and (query.state.looks, query.state.trials) == (2, 300)
+    [latency] = due_metrics(replace(scope, background_metrics=("latency",)), ANALYSIS, None, NOW, identity=IDENTITY)
+    assert latency.baseline_evidence_queries is not None
+    assert 'version="2.3.1"}[96s]' in latency.baseline_evidence_queries["buckets"]

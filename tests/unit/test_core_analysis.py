@@ -173,6 +173,38 @@ def test_no_analysis_section_pauses_on_no_data() -> None:
     assert driver.status.phase == "Paused"
 
 
+# ------------------------------------------------------------------ collecting evidence
+
+UNDECIDED = AnalysisSummary(
+    undecided="still undecided after 10m: error-rate: collecting evidence: 38 of ≥ 190 requests"
+)
+
+
+@pytest.mark.parametrize("on_undecided", ["pause", "rollback"])
+def test_a_step_undecided_past_its_bound_follows_on_undecided_and_never_promotes(on_undecided: str) -> None:
+    driver = canary_at(1, spec={"analysis": {**ANALYSIS, "onNoData": "rollback", "onUndecided": on_undecided}})
+    driver.run(5, UNDECIDED)
+    status = driver.status
+    if on_undecided == "pause":
+        # Not "no data": onNoData (rollback here) does not fire; the step holds with its own condition.
+        assert status.phase == "Paused" and status.current_step == 1
+        assert driver.condition("Paused").reason == "UndecidedAnalysis"
+        assert "38 of ≥ 190 requests" in driver.condition("Paused").message
+        driver.analysis = steps_pass  # the evidence decides: it goes on by itself
+        driver.run_until(lambda d: (d.status.current_step or 0) > 1)
+    else:
+        assert status.phase == "RolledBack"
+        assert status.history[-1].reason.startswith("onUndecided is rollback; still undecided")
+        assert driver.condition("AnalysisFailed").reason == "UndecidedAnalysis"
+    assert all(entry.outcome != "Promoted" for entry in driver.status.history)
+
+
+def test_collecting_evidence_within_its_bound_just_keeps_measuring() -> None:
+    driver = canary_at(1, spec={"analysis": {**ANALYSIS, "onNoData": "rollback"}})
+    driver.run(20, AnalysisSummary())  # collecting: neither no data nor passed
+    assert driver.status.phase == "Progressing" and driver.status.current_step == 1
+
+
 # ------------------------------------------------------------------ analysis steps
 
 

@@ -96,7 +96,7 @@ def test_printer_columns_and_names() -> None:
         ]
 
     assert default_columns(rollout) == ["Phase", "Stable", "Candidate", "Weight", "Step", "Age"]
-    assert default_columns(model_version) == ["Model", "Version", "Stage", "Age"]
+    assert default_columns(model_version) == ["Model", "Version", "Stage", "Errors", "P95-ms", "Quality", "Age"]
 
 
 def test_descriptions_come_from_the_models() -> None:

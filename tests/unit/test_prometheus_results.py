@@ -9,9 +9,11 @@ import pytest
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from modelrollout.adapters.prometheus import (
+    BucketsResult,
     PrometheusSource,
     QueryResult,
     _http_error,
+    buckets_from_result,
     clear_client_cache,
     measure,
     prometheus_source,
@@ -86,6 +88,10 @@ class FakeSource:
     def query_scalar(self, promql: str) -> QueryResult:
         self.asked.append(promql)
         return self.answers.get(promql, self.default)
+
+    def query_buckets(self, promql: str) -> BucketsResult:
+        self.asked.append(promql)
+        return BucketsResult(error="no data")
 
 
 def query(name: str, metric: dict[str, object], baseline: str | None = None) -> MetricQuery:
@@ -172,7 +178,7 @@ def test_plan_measure_fold_round_trip() -> None:
         step_since="2026-01-02T03:04:00Z",
     )
     identity = RolloutIdentity(rollout="chat", namespace="prod", model="chat")
-    source = FakeSource({}, default=QueryResult(value=0.01))
+    source = CountingSource(trials=2000.0)  # no error series at all: zero errors, not "no data"
     status: AnalysisStatus | None = None
     for tick in range(4):  # a reconcile every 20s
         status, summary = run_analysis(
@@ -182,4 +188,44 @@ def test_plan_measure_fold_round_trip() -> None:
     assert status is not None
     assert [m.at for m in status.measurements] == ["2026-01-02T03:04:05Z", "2026-01-02T03:04:45Z"]
     assert summary.step_passed and summary.critical_failure is None and summary.no_data is None
-    assert len(source.asked) == 2  # nothing is queried when nothing is due
+    assert status.measurements[-1].samples == 2000 and status.measurements[-1].value == 0
+    assert len(source.asked) == 4  # trials and errors, twice: nothing is queried when nothing is due
+    # The evidence counts cover the time since the version got traffic (here the step start).
+    assert "[5s]" in source.asked[0] and "[45s]" in source.asked[2]
+
+
+class CountingSource(FakeSource):
+    """Counts queries of the errorRate preset: `trials` requests, and an error series only if `bad` is set."""
+
+    def __init__(self, trials: float, bad: float | None = None) -> None:
+        super().__init__({})
+        self.trials, self.bad = trials, bad
+
+    def query_scalar(self, promql: str) -> QueryResult:
+        self.asked.append(promql)
+        if 'outcome="error"' in promql:
+            return QueryResult(value=self.bad) if self.bad is not None else QueryResult(error="no data")
+        return QueryResult(value=self.trials)
+
+
+def test_requests_without_any_traffic_are_no_data_but_missing_error_series_is_zero() -> None:
+    resolved = resolve_metric(MetricSpec(name="err", preset="errorRate"), AnalysisSpec())
+    evidence = {"bad": 'x{outcome="error"}', "trials": "x"}
+    planned = MetricQuery(metric="err", version="v2", resolved=resolved, query="q", evidence_queries=evidence)
+    [idle] = measure(CountingSource(trials=0.0), [planned], NOW)
+    assert idle.verdict == "inconclusive" and "no traffic" in idle.message
+    [busy] = measure(CountingSource(trials=5000.0), [planned], NOW)
+    assert busy.verdict == "pass" and busy.samples == 5000 and busy.value == 0.0
+    [failing] = measure(CountingSource(trials=5000.0, bad=1000.0), [planned], NOW)
+    assert failing.verdict == "fail" and failing.lower is not None and failing.lower > 0.05
+
+
+def test_buckets_are_sorted_and_made_monotone() -> None:
+    def series(le: str, value: str) -> dict[str, object]:
+        return {"metric": {"le": le}, "value": [1, value]}
+
+    parsed = buckets_from_result([series("+Inf", "10"), series("0.1", "4"), series("0.2", "3.9")])
+    assert parsed.buckets == ((0.1, 4.0), (0.2, 4.0), (math.inf, 10.0))
+    assert buckets_from_result([series("0.1", "4")]).error is not None  # no +Inf bucket
+    assert buckets_from_result([{"metric": {}, "value": [1, "3"]}]).error is not None  # not by le
+    assert buckets_from_result([]).error == "no data"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from modelrollout.adapters.routes import Backends, http_route_mirror, http_route_patch, http_route_weight, managed_rules
+from modelrollout.adapters.httproute import (
+    Backends,
+    http_route_mirror,
+    http_route_patch,
+    http_route_weight,
+    managed_rules,
+)
 
 NS = "ml"
 BACKENDS = Backends(stable="chat", canary="chat-canary", port=80)

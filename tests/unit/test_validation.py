@@ -178,19 +178,19 @@ INVALID_ROLLOUTS = [
         "neither-preset-nor-query",
         CANARY,
         [set_path("analysis.metrics.0.preset", None), set_path("analysis.metrics.0.max", 1)],
-        "spec.analysis.metrics[0]: set preset (a built-in metric) or query",
+        "spec.analysis.metrics[0]: set preset (a built-in metric), query",
     ),
     (
         "query-without-threshold",
         CANARY,
         [set_path("analysis.metrics.3.min", None)],
-        "spec.analysis.metrics[3]: a metric with a query needs a threshold",
+        "spec.analysis.metrics[3]: a metric with a query or a ratio needs a threshold",
     ),
     (
         "query-and-preset",
         CANARY,
         [set_path("analysis.metrics.3.preset", "errorRate")],
-        "spec.analysis.metrics[3]: set either preset or query, not both",
+        "spec.analysis.metrics[3]: set one of preset, query or ratio",
     ),
     (
         "two-thresholds",

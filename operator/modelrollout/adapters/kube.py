@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from kubernetes import client, config
@@ -67,23 +69,31 @@ class KubeGateway(Protocol):
     def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]: ...
     def apply(self, manifest: dict[str, Any], *, create: bool = False) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
+    def delete_deployment(self, namespace: str, name: str) -> None: ...
     def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool: ...
     def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
     def emit_event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None: ...
 
 
-def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An ApiClient from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
+def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> client.Configuration:
+    """A client Configuration from a kubeconfig file, else the in-cluster ServiceAccount, else
+    $KUBECONFIG (read now, not when the client library was imported) or ~/.kube/config."""
     configuration = client.Configuration()
     if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
-    else:
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return client.ApiClient(configuration)
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return configuration
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        files = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+        config.load_kube_config(config_file=files, context=context, client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return configuration
+
+
+def load_api_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    """An ApiClient from a kubeconfig file, the in-cluster service account, or $KUBECONFIG."""
+    return client.ApiClient(load_configuration(kubeconfig, context))
 
 
 class KubernetesGateway:
@@ -227,6 +237,14 @@ class KubernetesGateway:
             self.apps.patch_namespaced_deployment_scale(
                 name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER
             )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        """Delete a Deployment the Rollout owns (the caller checked it has no replicas left)."""
+        try:
+            self.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background")
         except ApiException as error:
             if error.status != 404:
                 raise

@@ -22,6 +22,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from modelrollout.analysis.evaluate import evaluate, inconclusive
+from modelrollout.analysis.evidence import Buckets, Counts, DetectorState, Evidence, Sums, judge
 from modelrollout.analysis.fold import fold
 from modelrollout.analysis.plan import MetricQuery, RolloutIdentity, due_metrics
 from modelrollout.api.common import parse_duration
@@ -50,11 +51,24 @@ class QueryResult:
     connection_failed: bool = False
 
 
+@dataclass(frozen=True)
+class BucketsResult:
+    """Cumulative histogram buckets (upper bound, count) sorted by bound, or why there are none."""
+
+    buckets: tuple[tuple[float, float], ...] = ()
+    error: str | None = None
+    connection_failed: bool = False
+
+
 class MetricsSource(Protocol):
     """Where measurements come from."""
 
     def query_scalar(self, promql: str) -> QueryResult:
         """Run an instant query that must return one number; never raises."""
+        ...
+
+    def query_buckets(self, promql: str) -> BucketsResult:
+        """Run an instant query returning one series per `le` label; never raises."""
         ...
 
 
@@ -90,6 +104,34 @@ def scalar_from_result(result: object) -> QueryResult:
     return QueryResult(value=value) if value is not None else QueryResult(error="result is not a number")
 
 
+def buckets_from_result(result: object) -> BucketsResult:
+    """Histogram buckets from the `data.result` of a `sum by (le)` query, made cumulative-monotone
+    (increase() extrapolates each bucket on its own, which can break the order by a fraction)."""
+    if not isinstance(result, list):
+        return BucketsResult(error=f"unexpected query result {_short(repr(result))}")
+    if not result:
+        return BucketsResult(error="no data")
+    pairs: list[tuple[float, float]] = []
+    for series in result:
+        if not isinstance(series, dict) or "le" not in (series.get("metric") or {}):
+            return BucketsResult(error="a bucket query must return one series per le label: use sum by (le)")
+        bound = _float(series["metric"]["le"])
+        sample = series.get("value")
+        count = _float(sample[1]) if isinstance(sample, list) and len(sample) == 2 else None
+        if bound is None or count is None or math.isnan(count):
+            return BucketsResult(error="a bucket or its count is not a number")
+        pairs.append((bound, count))
+    pairs.sort()
+    if not math.isinf(pairs[-1][0]):
+        return BucketsResult(error='the buckets have no le="+Inf" bucket')
+    running = 0.0
+    monotone: list[tuple[float, float]] = []
+    for bound, count in pairs:
+        running = max(running, count)
+        monotone.append((bound, running))
+    return BucketsResult(buckets=tuple(monotone))
+
+
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
 _API_ERROR = re.compile(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -116,6 +158,19 @@ class PrometheusSource:
         return str(self.client.url)
 
     def query_scalar(self, promql: str) -> QueryResult:
+        answer = self._query(promql)
+        if isinstance(answer, QueryResult):
+            return answer
+        return scalar_from_result(answer)
+
+    def query_buckets(self, promql: str) -> BucketsResult:
+        answer = self._query(promql)
+        if isinstance(answer, QueryResult):
+            return BucketsResult(error=answer.error, connection_failed=answer.connection_failed)
+        return buckets_from_result(answer)
+
+    def _query(self, promql: str) -> object:
+        """The raw `data.result`, or a QueryResult saying why there is none."""
         try:
             result = self.client.custom_query(
                 promql,
@@ -139,7 +194,7 @@ class PrometheusSource:
             return QueryResult(error=_short(f"unexpected answer from {self.address}: {exc!r}"))
         except Exception as exc:  # never let a query crash a reconcile
             return QueryResult(error=_short(f"query to {self.address} failed: {exc!r}"))
-        return scalar_from_result(result)
+        return result
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -160,6 +215,9 @@ class UnavailableSource:
 
     def query_scalar(self, promql: str) -> QueryResult:
         return QueryResult(error=self.reason, connection_failed=True)
+
+    def query_buckets(self, promql: str) -> BucketsResult:
+        return BucketsResult(error=self.reason, connection_failed=True)
 
 
 _clients: OrderedDict[tuple[str, str | None, bool], PrometheusConnect] = OrderedDict()
@@ -210,12 +268,85 @@ def prometheus_source(
 
 
 def measure(source: MetricsSource, queries: list[MetricQuery], now: datetime) -> list[Measurement]:
-    """Run the due queries and judge each; one Measurement per query, in order.
+    """Run the due queries and judge each; one Measurement per query, in order (see measure_all)."""
+    return measure_all(source, queries, now)[0]
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    evidence: Evidence | None = None
+    error: str | None = None
+    connection_failed: bool = False
+
+
+def gather_evidence(source: MetricsSource, queries: dict[str, str]) -> _Gathered:
+    """The evidence of one version from its rendered shape queries.
+
+    Counts: no trials is no data; trials without a bad-event series is zero bad events (servers create
+    an error series only at the first error), never "no data".
+    """
+    if "buckets" in queries:
+        buckets = source.query_buckets(queries["buckets"])
+        if buckets.error is not None:
+            return _Gathered(error=buckets.error, connection_failed=buckets.connection_failed)
+        return _Gathered(Buckets(buckets.buckets))
+    first, second = ("trials", "bad") if "trials" in queries else ("count", "total")
+    size = source.query_scalar(queries[first])
+    if size.error is not None or size.value is None or not math.isfinite(size.value):
+        return _Gathered(error=size.error or f"{first} is {size.value}", connection_failed=size.connection_failed)
+    part = source.query_scalar(queries[second])
+    if part.connection_failed or (part.error is not None and part.error != "no data"):
+        return _Gathered(error=part.error, connection_failed=part.connection_failed)
+    value = part.value if part.value is not None and math.isfinite(part.value) else 0.0
+    if first == "trials":
+        return _Gathered(Counts(bad=value, trials=size.value))
+    return _Gathered(Sums(total=value, count=size.value))
+
+
+def _empty(evidence: Evidence) -> bool:
+    if isinstance(evidence, Counts):
+        return evidence.trials < 0.5
+    if isinstance(evidence, Sums):
+        return evidence.count < 0.5
+    return not evidence.buckets or evidence.buckets[-1][1] < 0.5
+
+
+def _judge_evidence(
+    source: MetricsSource, query: MetricQuery, now: datetime
+) -> tuple[Measurement, DetectorState | None, str | None]:
+    """The measurement of an evidence-shaped metric, its detector state, and a connection error if any."""
+    assert query.resolved is not None and query.evidence_queries is not None
+    name = query.metric
+    own = gather_evidence(source, query.evidence_queries)
+    if own.error is not None or own.evidence is None:
+        unreachable = own.error if own.connection_failed else None
+        return inconclusive(name, query.version, own.error or "no data", now), query.state, unreachable
+    if _empty(own.evidence):
+        return inconclusive(name, query.version, "no traffic yet", now), query.state, None
+    baseline: Evidence | None = None
+    if query.baseline_evidence_queries is not None:
+        stable = gather_evidence(source, query.baseline_evidence_queries)
+        if stable.connection_failed:
+            return inconclusive(name, query.version, stable.error or "", now), query.state, stable.error
+        if stable.evidence is None or _empty(stable.evidence):
+            reason = f"{name} cannot be compared to the stable version: {stable.error or 'no traffic on it'}"
+            return inconclusive(name, query.version, reason, now), query.state, None
+        baseline = stable.evidence
+    measurement, state = judge(query.resolved, own.evidence, baseline, query.state, now, version=query.version)
+    return measurement, state, None
+
+
+def measure_all(
+    source: MetricsSource, queries: list[MetricQuery], now: datetime
+) -> tuple[list[Measurement], dict[str, DetectorState]]:
+    """Run the due queries and judge each: the measurements in order, and the change detectors' new states.
 
     A query planned with an error is inconclusive without asking Prometheus. Once Prometheus cannot be
     reached, the rest of this pass is inconclusive with the same error instead of waiting on each.
+    Metrics with an evidence shape are judged on their counts; a plain query on its value.
     """
     measurements: list[Measurement] = []
+    states: dict[str, DetectorState] = {}
     unreachable: str | None = None
     for query in queries:
         if query.error is not None or query.resolved is None or query.query is None:
@@ -223,6 +354,12 @@ def measure(source: MetricsSource, queries: list[MetricQuery], now: datetime) ->
             continue
         if unreachable is not None:
             measurements.append(inconclusive(query.metric, query.version, unreachable, now))
+            continue
+        if query.evidence_queries is not None:
+            measurement, state, unreachable = _judge_evidence(source, query, now)
+            measurements.append(measurement)
+            if state is not None:
+                states[query.metric] = state
             continue
         result = source.query_scalar(query.query)
         baseline = QueryResult()
@@ -242,7 +379,7 @@ def measure(source: MetricsSource, queries: list[MetricQuery], now: datetime) ->
                 baseline_error=baseline.error,
             )
         )
-    return measurements
+    return measurements, states
 
 
 def run_analysis(
@@ -259,4 +396,5 @@ def run_analysis(
     Cheap when nothing is due (no query is sent); call it on every reconcile while a scope is active.
     """
     queries = due_metrics(scope, analysis, status, now, identity=identity)
-    return fold(scope, analysis, status, measure(source, queries, now), now)
+    measurements, states = measure_all(source, queries, now)
+    return fold(scope, analysis, status, measurements, now, states=states)

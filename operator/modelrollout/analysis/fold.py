@@ -8,13 +8,15 @@ step changes, so only measurements taken during a step decide it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
+from modelrollout.analysis.evidence import DetectorState
 from modelrollout.analysis.metrics import ResolvedMetric, find_metric, resolve_metric
 from modelrollout.analysis.plan import metrics_in_scope
 from modelrollout.analysis.templates import AnalysisConfigError
-from modelrollout.api.common import format_time, parse_time
+from modelrollout.api.common import format_time, parse_duration, parse_time
 from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, Measurement, MetricTally, Verdict
 from modelrollout.core.analysis_contract import AnalysisScope, AnalysisSummary
 
@@ -63,10 +65,12 @@ def fold(
     now: datetime,
     *,
     history_limit: int = DEFAULT_HISTORY_LIMIT,
+    states: Mapping[str, DetectorState] | None = None,
 ) -> tuple[AnalysisStatus, AnalysisSummary]:
     """The next analysis status and the summary the core acts on.
 
     Measurements of a version other than the scope's are ignored (a stale result after a new target).
+    `states` are the rate metrics' change detectors after this pass's looks; they live in the tallies.
     """
     if status is None or status.version != scope.version:
         status = AnalysisStatus(version=scope.version)
@@ -91,6 +95,10 @@ def fold(
         if _at_or_after(measurement.at, scope.step_since):
             tally.step_passes += measurement.verdict == "pass"
             tally.step_failures += measurement.verdict == "fail"
+        state = (states or {}).get(measurement.metric)
+        if state is not None:
+            tally.evidence_looks, tally.evidence_bad, tally.evidence_trials = state.looks, state.bad, state.trials
+            tally.detector = list(state.log_values)
 
     # First verdicts count as changes too: "error-rate: pass" is worth an Event.
     changes = tuple(
@@ -99,7 +107,7 @@ def fold(
         if tally.last_verdict is not None and tally.last_verdict != before.get(name)
     )
     history = bound_history([*status.measurements, *fresh], history_limit)
-    summary = _summarise(scope, analysis, tallies, history, changes)
+    summary = _summarise(scope, analysis, tallies, history, changes, now)
     next_status = AnalysisStatus(
         version=scope.version,
         last_run=format_time(now) if fresh else status.last_run,
@@ -116,6 +124,7 @@ def _summarise(
     tallies: dict[str, MetricTally],
     history: list[Measurement],
     changes: tuple[tuple[str, str], ...],
+    now: datetime,
 ) -> AnalysisSummary:
     names = metrics_in_scope(scope)
     resolved = _resolve_all(names, analysis)
@@ -163,7 +172,28 @@ def _summarise(
         no_data="; ".join(no_data) or None,
         step_passed=step_passed,
         verdict_changes=changes,
+        undecided=None if step_passed else _undecided(scope, analysis, tallies, history, now),
     )
+
+
+def _undecided(
+    scope: AnalysisScope,
+    analysis: AnalysisSpec,
+    tallies: dict[str, MetricTally],
+    history: list[Measurement],
+    now: datetime,
+) -> str | None:
+    """Why the current step is still collecting evidence past spec.analysis.undecidedAfter, if it is."""
+    if not scope.step_metrics or scope.step_since is None:
+        return None
+    bound = parse_duration(analysis.undecided_after)
+    if (now - parse_time(scope.step_since)).total_seconds() <= bound:
+        return None
+    waiting = [name for name in scope.step_metrics if tallies.get(name) and tallies[name].last_verdict == "collecting"]
+    if not waiting:
+        return None
+    latest = [m.message for name in waiting if (m := _latest(history, name)) is not None]
+    return f"still undecided after {analysis.undecided_after}: " + "; ".join(latest or waiting)
 
 
 def _phase(
@@ -175,4 +205,6 @@ def _phase(
         return "pass"
     if any(tallies.get(name) and tallies[name].last_verdict == "inconclusive" for name in scope.step_metrics):
         return "inconclusive"
+    if any(tallies.get(name) and tallies[name].last_verdict == "collecting" for name in scope.step_metrics):
+        return "collecting"
     return "running" if scope.active else None

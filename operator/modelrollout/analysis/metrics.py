@@ -7,7 +7,7 @@ from typing import Literal
 
 from modelrollout.analysis.templates import AnalysisConfigError, unknown_variables
 from modelrollout.api.common import parse_duration
-from modelrollout.api.presets import PRESETS
+from modelrollout.api.presets import PRESETS, BucketsShape, CountsShape, EvidenceShape
 from modelrollout.api.rollout import AnalysisSpec, MetricSpec, Severity
 
 ThresholdKind = Literal["max", "min", "maxRatioToBaseline", "minRatioToBaseline"]
@@ -41,6 +41,10 @@ class ResolvedMetric:
     initial_delay: float
     background: bool
     preset: str | None = None
+    # The evidence it is judged on; None for a plain query (judged as a point estimate).
+    shape: EvidenceShape | None = None
+    # Its share of the Rollout's error budget: the chance it ever fails a healthy candidate.
+    alpha: float = 0.01
 
     @property
     def needs_baseline(self) -> bool:
@@ -72,11 +76,18 @@ def resolve_metric(metric: MetricSpec, analysis: AnalysisSpec) -> ResolvedMetric
             )
 
     query = metric.query if metric.query is not None else (preset.query if preset else None)
+    shape: EvidenceShape | None = preset.shape if preset is not None and metric.query is None else None
+    if metric.ratio is not None:
+        shape = CountsShape(bad=metric.ratio.numerator, trials=metric.ratio.denominator)
+        query = f"({metric.ratio.numerator}) / ({metric.ratio.denominator})"
     if not query or not query.strip():
-        raise AnalysisConfigError(f"metric {metric.name}: set a query or a preset")
-    unknown = unknown_variables(query)
-    if unknown:
-        raise AnalysisConfigError(f"metric {metric.name}: unknown template variable(s) {', '.join(sorted(unknown))}")
+        raise AnalysisConfigError(f"metric {metric.name}: set a query, a ratio or a preset")
+    for text in (query, *(_shape_queries(shape))):
+        unknown = unknown_variables(text)
+        if unknown:
+            raise AnalysisConfigError(
+                f"metric {metric.name}: unknown template variable(s) {', '.join(sorted(unknown))}"
+            )
 
     thresholds = _thresholds(metric.max, metric.min, metric.max_ratio_to_baseline, metric.min_ratio_to_baseline)
     if not thresholds and preset is not None:
@@ -103,7 +114,29 @@ def resolve_metric(metric: MetricSpec, analysis: AnalysisSpec) -> ResolvedMetric
         initial_delay=initial_delay,
         background=metric.background,
         preset=metric.preset,
+        shape=shape,
+        alpha=analysis.error_budget / max(1, critical_metric_count(analysis)),
     )
+
+
+def _shape_queries(shape: EvidenceShape | None) -> tuple[str, ...]:
+    if shape is None:
+        return ()
+    if isinstance(shape, CountsShape):
+        return (shape.bad, shape.trials)
+    if isinstance(shape, BucketsShape):
+        return (shape.buckets,)
+    return (shape.total, shape.count)
+
+
+def _severity(metric: MetricSpec) -> Severity:
+    preset = PRESETS.get(metric.preset) if metric.preset else None
+    return metric.severity or (preset.severity if preset else "critical")
+
+
+def critical_metric_count(analysis: AnalysisSpec) -> int:
+    """Critical metrics of the Rollout: each gets an equal share of the error budget (a union bound)."""
+    return sum(_severity(metric) == "critical" for metric in analysis.metrics)
 
 
 def find_metric(analysis: AnalysisSpec, name: str) -> MetricSpec | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from modelrollout.analysis.evidence import DetectorState
 from modelrollout.analysis.metrics import ResolvedMetric, find_metric, resolve_metric
 from modelrollout.analysis.templates import AnalysisConfigError, TemplateValues, render
 from modelrollout.api.common import parse_duration, parse_time
+from modelrollout.api.presets import BucketsShape, CountsShape, EvidenceShape, MeanShape
 from modelrollout.api.rollout import AnalysisSpec, AnalysisStatus, MetricTally
 from modelrollout.core.analysis_contract import AnalysisScope
 
@@ -36,6 +39,11 @@ class MetricQuery:
     query: str | None = None
     baseline_query: str | None = None
     error: str | None = None
+    # The rendered queries of its evidence shape (by the shape's field names), for it and the stable version.
+    evidence_queries: dict[str, str] | None = None
+    baseline_evidence_queries: dict[str, str] | None = None
+    # The change detector as the last look left it (rate metrics).
+    state: DetectorState | None = None
 
 
 def metrics_in_scope(scope: AnalysisScope) -> list[str]:
@@ -101,8 +109,40 @@ def _plan(scope: AnalysisScope, analysis: AnalysisSpec, status: AnalysisStatus |
     return planned
 
 
+def evidence_range(scope: AnalysisScope, analysis: AnalysisSpec, now: datetime) -> str:
+    """The {{range}} of evidence queries: whole seconds since the version under test got traffic."""
+    age = _elapsed(scope.traffic_since or scope.step_since, now)
+    return f"{max(1, math.ceil(age))}s" if age is not None else analysis.window
+
+
+def _shape_templates(shape: EvidenceShape | None) -> dict[str, str]:
+    if isinstance(shape, CountsShape):
+        return {"bad": shape.bad, "trials": shape.trials}
+    if isinstance(shape, BucketsShape):
+        return {"buckets": shape.buckets}
+    if isinstance(shape, MeanShape):
+        return {"total": shape.total, "count": shape.count}
+    return {}
+
+
+def detector_state(tally: MetricTally | None) -> DetectorState | None:
+    if tally is None or not tally.evidence_looks:
+        return None
+    return DetectorState(
+        looks=tally.evidence_looks,
+        bad=tally.evidence_bad,
+        trials=tally.evidence_trials,
+        log_values=tuple(tally.detector),
+    )
+
+
 def _render_queries(
-    resolved: ResolvedMetric, scope: AnalysisScope, analysis: AnalysisSpec, identity: RolloutIdentity
+    resolved: ResolvedMetric,
+    scope: AnalysisScope,
+    analysis: AnalysisSpec,
+    identity: RolloutIdentity,
+    now: datetime,
+    tally: MetricTally | None,
 ) -> MetricQuery:
     values = TemplateValues(
         rollout=identity.rollout,
@@ -111,9 +151,13 @@ def _render_queries(
         version=scope.version_label,
         window=analysis.window,
         stable_version=scope.stable_label,
+        range=evidence_range(scope, analysis, now),
     )
+    templates = _shape_templates(resolved.shape)
     try:
         query = render(resolved.query, values)
+        evidence_queries = {key: render(text, values) for key, text in templates.items()} or None
+        baseline_evidence_queries = None
         baseline_query = None
         if resolved.needs_baseline:
             if scope.stable_label is None:
@@ -124,17 +168,17 @@ def _render_queries(
                     error=f"{resolved.name} compares with the stable version, and no stable version serves",
                 )
             # The baseline is the same query on the stable version: {{version}} becomes the stable label.
-            baseline_query = render(
-                resolved.query,
-                TemplateValues(
-                    rollout=values.rollout,
-                    namespace=values.namespace,
-                    model=values.model,
-                    version=scope.stable_label,
-                    window=values.window,
-                    stable_version=scope.stable_label,
-                ),
+            stable_values = TemplateValues(
+                rollout=values.rollout,
+                namespace=values.namespace,
+                model=values.model,
+                version=scope.stable_label,
+                window=values.window,
+                stable_version=scope.stable_label,
+                range=values.range,
             )
+            baseline_query = render(resolved.query, stable_values)
+            baseline_evidence_queries = {key: render(text, stable_values) for key, text in templates.items()} or None
     except AnalysisConfigError as exc:
         return MetricQuery(metric=resolved.name, version=scope.version, resolved=resolved, error=str(exc))
     return MetricQuery(
@@ -143,6 +187,9 @@ def _render_queries(
         resolved=resolved,
         query=query,
         baseline_query=baseline_query,
+        evidence_queries=evidence_queries,
+        baseline_evidence_queries=baseline_evidence_queries,
+        state=detector_state(tally),
     )
 
 
@@ -163,13 +210,14 @@ def due_metrics(
     measurement rather than as an exception in the handler.
     """
     due: list[MetricQuery] = []
+    tallies = current_tallies(scope, status)
     for item in _plan(scope, analysis, status, now):
         if item.wait > 0:
             continue
         if item.resolved is None:
             due.append(MetricQuery(metric=item.name, version=scope.version, error=item.error))
         else:
-            due.append(_render_queries(item.resolved, scope, analysis, identity))
+            due.append(_render_queries(item.resolved, scope, analysis, identity, now, tallies.get(item.name)))
     return due
 
 

@@ -75,6 +75,8 @@ class TemplateValues:
     version: str
     window: str
     stable_version: str | None = None
+    # Time since the version under test got traffic in this rollout: the range evidence counts cover.
+    range: str | None = None
 
     def as_mapping(self) -> dict[str, str | None]:
         return {
@@ -84,6 +86,7 @@ class TemplateValues:
             "version": self.version,
             "stableVersion": self.stable_version,
             "window": self.window,
+            "range": self.range,
         }
 
 
@@ -106,5 +109,7 @@ def render(template: str, values: TemplateValues) -> str:
             continue
         if value is None:
             raise AnalysisConfigError(f"the query uses {{{{{name}}}}} but there is no {name}")
-        substitutions[name] = prometheus_duration(value) if name == "window" else check_label_value(name, value)
+        substitutions[name] = (
+            prometheus_duration(value) if name in ("window", "range") else check_label_value(name, value)
+        )
     return _PLACEHOLDER.sub(lambda match: substitutions[match.group(1).strip()], template)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 CONTROL_ANNOTATION = "modelrollout.io/control"
-ControlVerb = Literal["promote", "promote-full", "abort", "retry", "pause", "resume"]
+ControlVerb = Literal["promote", "promote-full", "abort", "retry", "pause", "resume", "stop", "undo"]
 CONTROL_VERBS: tuple[str, ...] = get_args(ControlVerb)
 
 

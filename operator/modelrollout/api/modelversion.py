@@ -14,6 +14,7 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.registry import ApiVersion
 
 KIND = "ModelVersion"
 PLURAL = "modelversions"
@@ -46,14 +47,28 @@ class Artifact(SpecModel):
 class Compatibility(SpecModel):
     """What clients and data this version needs."""
 
-    min_api_version: str | None = Field(
-        default=None, max_length=63, description="Oldest client API version this serves."
+    min_api_version: ApiVersion | None = Field(
+        default=None,
+        description=(
+            "Oldest client API version this version serves (v3, v3.1). A Rollout refuses it as a target "
+            "when it is above the Rollout's spec.compatibility.clientApiVersion (default: the stable's)."
+        ),
     )
     required_embeddings: str | None = Field(
-        default=None, max_length=253, description="Embedding model or index it requires."
+        default=None,
+        max_length=253,
+        description=(
+            "Embedding model or index it requires. A target requiring other embeddings than the stable "
+            "version needs spec.compatibility.allowEmbeddingsChange on the Rollout."
+        ),
     )
     breaking_changes: list[str] = Field(
-        default_factory=list, max_length=64, description="Breaking changes versus the parent version."
+        default_factory=list,
+        max_length=64,
+        description=(
+            "Breaking changes versus the parent version, in words. Any listed change needs "
+            "spec.compatibility.allowBreakingChanges on the Rollout that ships it."
+        ),
     )
 
 
@@ -139,14 +154,25 @@ class ModelVersionSpec(SpecModel):
 
 
 class Performance(StatusModel):
-    """What the version showed in production over a window."""
+    """What the version showed while it served (stable, candidate, variant), over a window.
 
-    requests: float | None = Field(default=None, description="Requests served in the window.")
+    The operator refreshes it from Prometheus on an interval; the figures of a version that stopped
+    serving stay as last seen, with `observedAt` saying when.
+    """
+
+    requests: float | None = Field(
+        default=None,
+        description="Requests served in the window: the sample size of errorRate and the per-request figures.",
+    )
     error_rate: float | None = Field(default=None, description="Fraction of requests that failed.")
     latency_p50_ms: float | None = Field(default=None, description="Median latency in milliseconds.")
     latency_p95_ms: float | None = Field(default=None, description="95th percentile latency in milliseconds.")
     quality_score: float | None = Field(default=None, description="Mean quality score, 0 to 1.")
+    quality_samples: float | None = Field(
+        default=None, description="Quality scores recorded in the window: the sample size of qualityScore."
+    )
     cost_per_request: float | None = Field(default=None, description="Mean cost per request in USD.")
+    tokens_per_request: float | None = Field(default=None, description="Mean tokens per request.")
     window: str | None = Field(default=None, description="Window the figures cover, e.g. 1h.")
     observed_at: str | None = Field(default=None, description="When the figures were read (RFC 3339).")
 

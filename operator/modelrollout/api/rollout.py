@@ -16,15 +16,18 @@ from modelrollout.api.common import (
     SpecModel,
     StatusModel,
 )
+from modelrollout.api.notifications import RolloutNotifications
+from modelrollout.api.registry import CompatibilityPolicy, EmergencyStop, RetentionPolicy
 
 KIND = "Rollout"
 PLURAL = "rollouts"
 
 Severity = Literal["critical", "warning"]
 OnNoData = Literal["pause", "rollback", "ignore"]
-Verdict = Literal["pass", "fail", "inconclusive"]
+Verdict = Literal["pass", "fail", "collecting", "inconclusive"]
+OnUndecided = Literal["pause", "rollback"]
 Phase = Literal["Initializing", "Progressing", "Paused", "Promoting", "Healthy", "Degraded", "RolledBack"]
-Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded", "Cancelled"]
+Outcome = Literal["Promoted", "RolledBack", "Aborted", "Superseded", "Cancelled", "Stopped", "UndoRequested"]
 
 
 # ---------------------------------------------------------------- analysis
@@ -70,13 +73,14 @@ def _metric_schema(schema: JsonDict) -> None:
     schema.update(
         validations(
             rule(
-                "!(has(self.query) && has(self.preset))",
-                "set either preset or query, not both: a preset brings its own query"
-                " (to change the query, remove preset and give the query a threshold)",
+                "(has(self.query) ? 1 : 0) + (has(self.preset) ? 1 : 0) + (has(self.ratio) ? 1 : 0) <= 1",
+                "set one of preset, query or ratio: a preset brings its own query"
+                " (to change the query, remove preset and give the query or ratio a threshold)",
             ),
             rule(
-                "has(self.query) || has(self.preset)",
-                "set preset (a built-in metric) or query (a PromQL template with one threshold)",
+                "has(self.query) || has(self.preset) || has(self.ratio)",
+                "set preset (a built-in metric), query (a PromQL template with one threshold)"
+                " or ratio (numerator and denominator count queries with one threshold)",
             ),
             rule(
                 f"{_THRESHOLD_COUNT} <= 1",
@@ -84,13 +88,20 @@ def _metric_schema(schema: JsonDict) -> None:
             ),
             rule(
                 # Only the missing-threshold case: too many thresholds and preset+query have their own rules.
-                f"!has(self.query) || has(self.preset) || {_THRESHOLD_COUNT} >= 1",
-                "a metric with a query needs a threshold: max, min, maxRatioToBaseline or minRatioToBaseline",
+                f"!(has(self.query) || has(self.ratio)) || has(self.preset) || {_THRESHOLD_COUNT} >= 1",
+                "a metric with a query or a ratio needs a threshold:"
+                " max, min, maxRatioToBaseline or minRatioToBaseline",
             ),
             rule(
                 f"!has(self.query) || self.query.matches('{template}')",
                 f"query uses an unknown template variable: the variables are {listed}",
                 field_path=".query",
+            ),
+            rule(
+                f"!has(self.ratio) || (self.ratio.numerator.matches('{template}')"
+                f" && self.ratio.denominator.matches('{template}'))",
+                f"ratio uses an unknown template variable: the variables are {listed}",
+                field_path=".ratio",
             ),
         )
     )
@@ -102,6 +113,15 @@ def _preset_schema(schema: JsonDict) -> None:
 
     names: list[JsonValue] = [name for name in sorted(PRESETS)]
     schema["enum"] = names
+
+
+class RatioQueries(SpecModel):
+    """A proportion measured with its evidence: how many events of the numerator among the trials of the
+    denominator. Both are PromQL templates returning one count; use {{range}} so that they count every
+    event since the version under test got traffic, e.g. sum(increase(x_total{...}[{{range}}]))."""
+
+    numerator: str = Field(min_length=1, max_length=4096, description="Count of the events (e.g. failed requests).")
+    denominator: str = Field(min_length=1, max_length=4096, description="Count of the trials (e.g. all requests).")
 
 
 class MetricSpec(SpecModel):
@@ -126,7 +146,16 @@ class MetricSpec(SpecModel):
         max_length=4096,
         description=(
             "PromQL template returning one number. Variables: {{rollout}}, {{namespace}}, {{model}}, "
-            "{{version}} (label value of the version under test), {{stableVersion}} and {{window}}."
+            "{{version}} (label value of the version under test), {{stableVersion}}, {{window}} and {{range}}. "
+            "Its value is judged as a point estimate (no sample size, no interval): for verdicts with "
+            "evidence use a preset or a ratio."
+        ),
+    )
+    ratio: RatioQueries | None = Field(
+        default=None,
+        description=(
+            "A proportion with its evidence (numerator events among denominator trials): judged with an "
+            "anytime-valid confidence sequence, like the errorRate preset."
         ),
     )
     max: float | None = Field(default=None, description="Fail when the value is above this.")
@@ -164,7 +193,11 @@ class AnalysisSpec(SpecModel):
 
     interval: Duration = Field(default="30s", description="Default time between measurements.")
     window: Duration = Field(
-        default="1m", description="Range the presets' rate() queries cover; the {{window}} template variable."
+        default="1m",
+        description=(
+            "The {{window}} template variable: the range of rate() in your own point-estimate queries. "
+            "Verdicts with evidence count over {{range}}: everything since the candidate got traffic."
+        ),
     )
     prometheus: PrometheusSpec | None = Field(
         default=None, description="Which Prometheus connection of the operator to read (by name)."
@@ -172,6 +205,26 @@ class AnalysisSpec(SpecModel):
     on_no_data: OnNoData = Field(
         default="pause",
         description="What an inconclusive measurement (no data, NaN, Prometheus down) does: pause, rollback or ignore.",
+    )
+    error_budget: float = Field(
+        default=0.01,
+        gt=0,
+        le=0.2,
+        description=(
+            "Largest chance that a healthy candidate is ever rolled back by analysis during a whole rollout, "
+            "however often it looks; shared by the critical metrics. Default 0.01 (1 %)."
+        ),
+    )
+    undecided_after: Duration = Field(
+        default="10m",
+        description="How long an analysis step may keep collecting evidence before onUndecided applies.",
+    )
+    on_undecided: OnUndecided = Field(
+        default="pause",
+        description=(
+            "What a step still undecided after undecidedAfter does: pause (with a condition; it resumes by itself "
+            "once the evidence decides) or rollback. It never promotes."
+        ),
     )
     metrics: list[MetricSpec] = Field(
         default_factory=list,
@@ -563,6 +616,16 @@ class RolloutSpec(SpecModel):
     )
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     revision_history_limit: int = Field(default=10, ge=0, le=100, description="History entries kept in status.")
+    compatibility: CompatibilityPolicy | None = Field(
+        default=None, description="What a target may change compared with the stable version (compatibility gates)."
+    )
+    retention: RetentionPolicy | None = Field(
+        default=None, description="Replaced versions kept ready for undo; older ones archived. Empty: none archived."
+    )
+    notifications: RolloutNotifications | None = Field(
+        default=None,
+        description="Webhooks of the operator's settings this Rollout subscribes to, by name.",
+    )
 
 
 # ---------------------------------------------------------------- rollout status
@@ -574,8 +637,21 @@ class Measurement(StatusModel):
     metric: str = Field(description="Metric name.")
     version: str = Field(description="ModelVersion measured.")
     value: float | None = Field(default=None, description="Measured value; empty when there was no data.")
+    samples: int | None = Field(default=None, description="Sample size behind the value (requests, answers).")
+    lower: float | None = Field(
+        default=None, description="Lower end of the confidence interval of what the threshold compares."
+    )
+    upper: float | None = Field(
+        default=None, description="Upper end of that interval; empty when nothing bounds it yet."
+    )
     baseline: float | None = Field(default=None, description="Same query on the stable version, when compared to it.")
-    verdict: Verdict = Field(description="pass, fail or inconclusive.")
+    baseline_samples: int | None = Field(default=None, description="Sample size behind the baseline.")
+    e_value: float | None = Field(
+        default=None, description="Evidence against the threshold from the change detector (rate metrics)."
+    )
+    verdict: Verdict = Field(
+        description="pass, fail, collecting (evidence not yet decisive: keep measuring) or inconclusive (no data)."
+    )
     message: str = Field(default="", description="Why.")
     at: str = Field(description="When (RFC 3339).")
 
@@ -594,6 +670,12 @@ class MetricTally(StatusModel):
     )
     step_passes: int = Field(default=0, description="Passed measurements since the current step began.")
     step_failures: int = Field(default=0, description="Failed measurements since the current step began.")
+    evidence_looks: int = Field(default=0, description="Looks with new events the change detector has taken.")
+    evidence_bad: float = Field(default=0, description="Events counted at the last look (rate metrics).")
+    evidence_trials: float = Field(default=0, description="Trials counted at the last look (rate metrics).")
+    detector: list[float] = Field(
+        default_factory=list, description="Change detector state: log e-value per alternative (rate metrics)."
+    )
 
 
 class AnalysisStatus(StatusModel):
@@ -692,7 +774,9 @@ class HistoryEntry(StatusModel):
     """How one candidate's rollout ended."""
 
     version: str = Field(description="ModelVersion.")
-    outcome: Outcome = Field(description="Promoted, RolledBack, Aborted, Superseded or Cancelled.")
+    outcome: Outcome = Field(
+        description="Promoted, RolledBack, Aborted, Superseded, Cancelled, Stopped (emergency stop) or UndoRequested."
+    )
     reason: str = Field(default="", description="Why.")
     at: str = Field(description="When (RFC 3339).")
 
@@ -757,6 +841,9 @@ class RolloutStatus(StatusModel):
     )
     last_handled_control: str | None = Field(
         default=None, description="Value of the modelrollout.io/control annotation last acted on."
+    )
+    emergency_stop: EmergencyStop | None = Field(
+        default=None, description="An emergency stop in force: all traffic on the stable version until resume."
     )
     analysis: AnalysisStatus | None = Field(default=None, description="Analysis of the current candidate.")
     ab_test: ABTestStatus | None = Field(default=None, description="A/B test results.")

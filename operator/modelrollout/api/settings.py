@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from modelrollout.api.common import DnsLabel, Duration, ObjectName, SpecModel
+from modelrollout.api.notifications import Webhook
 
 DEFAULT_CONNECTION = "default"
 
@@ -61,6 +62,32 @@ class PodPolicy(SpecModel):
     allow_host_path: bool = Field(default=False, description="Allow hostPath volumes.")
 
 
+class AnalyticsSettings(SpecModel):
+    """Version analytics: how often ModelVersion status.performance is refreshed, over what window.
+
+    A refresh costs one Prometheus query per model (all figures of all its serving versions at once).
+    """
+
+    enabled: bool = Field(default=True, description="Refresh ModelVersion status.performance from Prometheus.")
+    interval: Duration = Field(default="60s", description="Time between refreshes of one namespace's models.")
+    window: Duration = Field(default="1h", description="Window the figures cover.")
+
+
+class GlobalWebhook(Webhook):
+    """A webhook Rollouts (of `namespaces`) notify; its Secrets are read in the operator's namespace."""
+
+    namespaces: list[DnsLabel] = Field(
+        default_factory=list, description="Namespaces whose Rollouts may notify this webhook; empty means all."
+    )
+    subscribers_only: bool = Field(
+        default=False,
+        description="Notify only for Rollouts that subscribe in spec.notifications (else for every Rollout allowed).",
+    )
+
+    def allows(self, namespace: str) -> bool:
+        return not self.namespaces or namespace in self.namespaces
+
+
 class OperatorSettings(SpecModel):
     """Settings of one operator installation."""
 
@@ -75,6 +102,20 @@ class OperatorSettings(SpecModel):
         default=DEFAULT_CONNECTION, description="The connection of Rollouts that name none."
     )
     pod_policy: PodPolicy = Field(default_factory=PodPolicy, description="Policy for ModelVersion pod templates.")
+    analytics: AnalyticsSettings = Field(
+        default_factory=AnalyticsSettings, description="Version analytics (ModelVersion status.performance)."
+    )
+    notifications: list[GlobalWebhook] = Field(
+        default_factory=list, description="Webhooks notified about every Rollout's promotions, rollbacks and pauses."
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Kubeconfig file for every API call, watches and writes alike (from --kubeconfig); "
+        "unset: the in-cluster ServiceAccount, else $KUBECONFIG or ~/.kube/config.",
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of the operator's /metrics endpoint (from --metrics-port)."
+    )
 
     @model_validator(mode="after")
     def _unique_connections(self) -> OperatorSettings:
@@ -82,7 +123,14 @@ class OperatorSettings(SpecModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"prometheusConnections: duplicate names {', '.join(duplicates)}")
+        webhooks = [webhook.name for webhook in self.notifications]
+        duplicates = sorted({name for name in webhooks if webhooks.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"notifications: duplicate names {', '.join(duplicates)}")
         return self
+
+    def webhook(self, name: str) -> GlobalWebhook | None:
+        return next((w for w in self.notifications if w.name == name), None)
 
     def connection(self, name: str | None) -> PrometheusConnection | None:
         wanted = name or self.default_prometheus_connection

@@ -239,21 +239,29 @@ def metric_problems(path: str, metric: MetricSpec) -> list[str]:
             f"{path}: set at most one threshold: max, min, maxRatioToBaseline or minRatioToBaseline"
             f" (found: {_names(thresholds)})"
         )
-    if metric.preset is not None and metric.query is not None:
+    sources = [name for name in ("preset", "query", "ratio") if getattr(metric, name) is not None]
+    if len(sources) > 1:
         errors.append(
-            f"{path}: set either preset or query, not both: a preset brings its own query"
-            " (to change the query, remove preset and give the query a threshold)"
+            f"{path}: set one of preset, query or ratio (found: {_names(sources)}): a preset brings its own query"
+            " (to change the query, remove preset and give the query or ratio a threshold)"
         )
-    elif metric.preset is None and metric.query is None:
-        errors.append(f"{path}: set preset (a built-in metric) or query (a PromQL template with one threshold)")
-    elif metric.query is not None and not thresholds:
+    elif not sources:
         errors.append(
-            f"{path}: a metric with a query needs a threshold: max, min, maxRatioToBaseline or minRatioToBaseline"
+            f"{path}: set preset (a built-in metric), query (a PromQL template with one threshold)"
+            " or ratio (numerator and denominator count queries with one threshold)"
+        )
+    elif metric.preset is None and not thresholds:
+        errors.append(
+            f"{path}: a metric with a query or a ratio needs a threshold:"
+            " max, min, maxRatioToBaseline or minRatioToBaseline"
         )
     if metric.preset is not None and metric.preset not in PRESETS:
         errors.append(f"{path}.preset: unknown preset {metric.preset!r}; known presets: {_names(sorted(PRESETS))}")
     if metric.query is not None:
         errors += _template_problems(f"{path}.query", metric.query)
+    if metric.ratio is not None:
+        errors += _template_problems(f"{path}.ratio.numerator", metric.ratio.numerator)
+        errors += _template_problems(f"{path}.ratio.denominator", metric.ratio.denominator)
     return errors
 
 

@@ -80,6 +80,31 @@ def _next_version(model_version: dict[str, Any], name: str, version: str) -> dic
     return derived
 
 
+class UnexpectedEndError(Exception):
+    """The rollout ended in a phase other than the one the demo waits for."""
+
+    def __init__(self, rollout: dict[str, Any]) -> None:
+        status = rollout.get("status") or {}
+        super().__init__(f"the rollout ended in phase {status.get('phase')}: {status.get('message')}")
+        self.rollout = rollout
+
+
+def _rolled_back_or_degraded(status: dict[str, Any]) -> bool:
+    """A rollout that was meant to be promoted ended otherwise (both phases stay until the spec changes)."""
+    return status.get("phase") in ("RolledBack", "Degraded")
+
+
+def _promoted(version: str) -> Callable[[dict[str, Any]], bool]:
+    """The rollout of `version` ended in promotion (or is stuck Degraded): a bad version must not."""
+
+    def check(status: dict[str, Any]) -> bool:
+        if status.get("phase") == "Degraded":
+            return True
+        return status.get("phase") == "Healthy" and status.get("stableVersion") == version
+
+    return check
+
+
 class Narrator:
     """Prints each Rollout transition once, with the time since the demo began."""
 
@@ -96,7 +121,13 @@ class Narrator:
         obj: dict[str, Any] = self.custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "rollouts", ROLLOUT)  # type: ignore[assignment]
         return obj
 
-    def follow(self, until: Callable[[dict[str, Any]], bool], timeout: float = STEP_TIMEOUT_SECONDS) -> dict[str, Any]:
+    def follow(
+        self,
+        until: Callable[[dict[str, Any]], bool],
+        timeout: float = STEP_TIMEOUT_SECONDS,
+        wrong_end: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Print transitions until `until` holds; raise UnexpectedEndError at once when `wrong_end` does."""
         deadline = time.monotonic() + timeout
         while True:
             rollout = self.rollout()
@@ -104,8 +135,11 @@ class Narrator:
             if line != self.last:
                 self.console.print(f"  [dim]{time.monotonic() - self.started:6.1f}s[/dim]  {line}")
                 self.last = line
-            if until(rollout.get("status") or {}):
+            status = rollout.get("status") or {}
+            if until(status):
                 return rollout
+            if wrong_end is not None and wrong_end(status):
+                raise UnexpectedEndError(rollout)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the rollout did not get there in {timeout:.0f}s: {line}")
             time.sleep(0.3)
@@ -145,6 +179,10 @@ def run_demo(console: Console, keep: bool = False) -> int:
             result = _story(console, cluster, bad, stable_mv, good_mv, bad_mv, examples, keep)
         except TimeoutError as error:
             console.print(f"[bold red]{error}[/bold red]")
+            result = 1
+        except UnexpectedEndError as error:
+            console.print(f"[bold red]Demo failed: {error}[/bold red]")
+            console.print(status_view(error.rollout))
             result = 1
         finally:
             operator.stop()
@@ -186,14 +224,17 @@ def _story(
     custom.patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, "rollouts", ROLLOUT, {"spec": {"targetVersion": "support-agent-2-4-0"}}
     )
-    narrator.follow(lambda s: s.get("phase") == "Healthy" and s.get("stableVersion") == "support-agent-2-4-0")
+    narrator.follow(
+        lambda s: s.get("phase") == "Healthy" and s.get("stableVersion") == "support-agent-2-4-0",
+        wrong_end=_rolled_back_or_degraded,
+    )
 
     narrator.say("3. Canary of 2.5.0, which fails 20 % of requests once it gets traffic: analysis rolls it back")
     bad.set(error_rate=0.2)
     custom.patch_namespaced_custom_object(
         GROUP, VERSION, NAMESPACE, "rollouts", ROLLOUT, {"spec": {"targetVersion": "support-agent-2-5-0"}}
     )
-    final = narrator.follow(lambda s: s.get("phase") == "RolledBack")
+    final = narrator.follow(lambda s: s.get("phase") == "RolledBack", wrong_end=_promoted("support-agent-2-5-0"))
 
     console.rule("Result")
     console.print(status_view(final))

@@ -25,6 +25,17 @@ def transition_line(rollout: dict[str, Any]) -> str:
     return " ".join(parts) + (f"  {message}" if message else "")
 
 
+def _number(value: object) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _interval(measurement: dict[str, Any]) -> str:
+    lower, upper = measurement.get("lower"), measurement.get("upper")
+    if lower is None and upper is None:
+        return "-"
+    return f"{_number(lower)} .. {'unbounded' if upper is None else _number(upper)}"
+
+
 def status_view(rollout: dict[str, Any]) -> Group:
     status = rollout.get("status") or {}
     meta = rollout["metadata"]
@@ -43,14 +54,25 @@ def status_view(rollout: dict[str, Any]) -> Group:
     conditions = Table("Condition", "Status", "Reason", "Message", title="Conditions")
     for condition in status.get("conditions", []):
         conditions.add_row(condition["type"], condition["status"], condition["reason"], condition.get("message", ""))
-    measurements = Table("Metric", "Version", "Value", "Baseline", "Verdict", "At", title="Measurements")
+    measurements = Table("Metric", "Value", "n", "Interval", "Baseline", "Verdict", "At", title="Measurements")
+    reasons = Table("Metric", "Why", title="Latest verdicts in words")
+    latest: dict[str, str] = {}
     for m in (status.get("analysis") or {}).get("measurements", [])[-10:]:
         verdict = Text(m["verdict"], style={"pass": "green", "fail": "red"}.get(m["verdict"], "yellow"))
         measurements.add_row(
-            m["metric"], m["version"], str(m.get("value", "-")), str(m.get("baseline", "-")), verdict, m["at"]
+            m["metric"],
+            _number(m.get("value")),
+            str(m.get("samples", "-")),
+            _interval(m),
+            _number(m.get("baseline")),
+            verdict,
+            m["at"],
         )
+        latest[m["metric"]] = m.get("message", "")
+    for metric, message in latest.items():
+        reasons.add_row(metric, message)
     history = Table("Version", "Outcome", "Reason", "At", title="History")
     for entry in status.get("history", [])[-10:]:
         history.add_row(entry["version"], entry["outcome"], entry.get("reason", ""), entry["at"])
     ab_test = ab_test_view(status)
-    return Group(summary, conditions, measurements, *([ab_test] if ab_test else []), history)
+    return Group(summary, conditions, measurements, reasons, *([ab_test] if ab_test else []), history)

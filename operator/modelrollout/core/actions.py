@@ -59,4 +59,30 @@ class SetTrafficSplit:
     mirror: int = 0
 
 
-Action = EnsureDeployment | SetServiceSelector | EmitEvent | SetModelVersionStage | SetTrafficSplit
+@dataclass(frozen=True)
+class DeleteDeployment:
+    """The Deployment of `version` is gone (an archived version: nothing left to scale up)."""
+
+    version: str  # ModelVersion name
+
+
+@dataclass(frozen=True)
+class SetModelVersionCondition:
+    """A condition on the ModelVersion's status (e.g. the outcome of pre-upgrade validation)."""
+
+    version: str
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
+Action = (
+    EnsureDeployment
+    | SetServiceSelector
+    | EmitEvent
+    | SetModelVersionStage
+    | SetTrafficSplit
+    | DeleteDeployment
+    | SetModelVersionCondition
+)

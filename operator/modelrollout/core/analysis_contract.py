@@ -49,6 +49,9 @@ class AnalysisSummary:
     step_passed: bool = False
     # Metric names whose verdict changed in this pass, with the new verdict (for Events).
     verdict_changes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # The current step is still collecting evidence past spec.analysis.undecidedAfter: why. Not "no
+    # data" (onNoData does not apply); spec.analysis.onUndecided says what happens. Never a pass.
+    undecided: str | None = None
 
 
 NO_ANALYSIS = AnalysisSummary()

@@ -1,4 +1,5 @@
-"""Whether a Rollout may use the Prometheus connection it names (pure)."""
+"""Whether a Rollout may use what it names of the installer's settings: Prometheus connections and
+notification webhooks (pure)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,23 @@ def connection_problems(spec: RolloutSpec, settings: OperatorSettings, namespace
     if not connection.allows(namespace):
         return [f"{field}: connection {wanted!r} is not available to namespace {namespace} ({offer})"]
     return []
+
+
+def subscription_problems(spec: RolloutSpec, settings: OperatorSettings, namespace: str) -> list[str]:
+    """InvalidSpec messages for spec.notifications: each subscription names a webhook the operator's
+    installer defined and offers to this namespace."""
+    if spec.notifications is None:
+        return []
+    usable = sorted(w.name for w in settings.notifications if w.allows(namespace))
+    offer = f"webhooks available here: {', '.join(usable)}" if usable else "no webhook is available here"
+    problems: list[str] = []
+    for index, subscription in enumerate(spec.notifications.webhooks):
+        field = f"spec.notifications.webhooks[{index}].webhook"
+        webhook = settings.webhook(subscription.webhook)
+        if webhook is None:
+            problems.append(f"{field}: the operator has no webhook named {subscription.webhook!r} ({offer})")
+        elif not webhook.allows(namespace):
+            problems.append(
+                f"{field}: webhook {subscription.webhook!r} is not available to namespace {namespace} ({offer})"
+            )
+    return problems

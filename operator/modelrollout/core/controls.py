@@ -1,4 +1,4 @@
-"""Imperative controls (promote, promote --full, abort, retry, pause, resume), each acted on once."""
+"""Imperative controls (promote, promote --full, abort, retry, pause, resume, stop, undo), each acted on once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from modelrollout.api.rollout import BlueGreenStatus
 from modelrollout.core.canary import advance_step
 from modelrollout.core.candidate import reject
 from modelrollout.core.context import Pass
+from modelrollout.core.emergency import stop
+from modelrollout.core.rollback import record_undo
 
 
 def handle_control(ctx: Pass) -> bool:
@@ -21,7 +23,12 @@ def handle_control(ctx: Pass) -> bool:
         status.paused_by_user = True
     elif verb == "resume":
         status.paused_by_user = False
+        status.emergency_stop = None
         status.progress_at = ctx.now_text
+    elif verb == "stop":
+        stop(ctx)
+    elif verb == "undo":
+        record_undo(ctx)
     elif verb == "retry":
         if status.rejected is not None:
             status.rejected = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelrollout.core import reasons
 from modelrollout.core.candidate import reject
 from modelrollout.core.context import Pass
+from modelrollout.core.evidence_gate import undecided_gate
 from modelrollout.core.pause import hold
 from modelrollout.core.trafficrouting import route_usable
 
@@ -35,6 +36,14 @@ def gate(ctx: Pass) -> bool:
     ctx.condition(reasons.ANALYSIS_FAILED, False, reasons.NO_CRITICAL_FAILURE, "")
     if no_data and policy == "pause":
         hold(ctx, f"analysis inconclusive: {no_data}", reasons.INCONCLUSIVE_ANALYSIS)
+        return False
+    undecided = undecided_gate(ctx.spec.analysis, summary, status.promote_full)
+    if undecided is not None:
+        if undecided.rollback:
+            ctx.condition(reasons.ANALYSIS_FAILED, True, reasons.UNDECIDED_ANALYSIS, undecided.message)
+            reject(ctx, "RolledBack", undecided.message)
+        else:
+            hold(ctx, undecided.message, reasons.UNDECIDED_ANALYSIS)
         return False
     if not route_usable(ctx):
         hold(ctx, f"traffic routing: {ctx.observed.route.problem}", reasons.ROUTE_NOT_USABLE)

@@ -36,8 +36,11 @@ from modelrollout.core.candidate import end_candidate, initialize, reject, start
 from modelrollout.core.conditions import is_true
 from modelrollout.core.context import WAIT_REQUEUE_SECONDS, Pass, RolloutInput
 from modelrollout.core.controls import handle_control
+from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
+from modelrollout.core.retention import retain
 from modelrollout.core.steady import cleanup, steady
+from modelrollout.core.validation import record_validation
 
 __all__ = ["WAIT_REQUEUE_SECONDS", "Decision", "RolloutInput", "reconcile"]
 
@@ -55,6 +58,7 @@ def reconcile(inp: RolloutInput) -> Decision:
     """One pass of the state machine."""
     ctx = Pass(inp=inp, status=inp.status.model_copy(deep=True))
     run(ctx)
+    retain(ctx)
     ctx.settle()
     requeue = min(ctx.requeue) if ctx.requeue else None
     return Decision(status=ctx.status, actions=_dedupe(ctx.actions), requeue_after=requeue)
@@ -67,7 +71,7 @@ def run(ctx: Pass) -> None:
         return
     if is_true(ctx.status.conditions, reasons.INVALID_SPEC):
         ctx.condition(reasons.INVALID_SPEC, False, reasons.SPEC_VALID, "")
-    if handle_control(ctx):
+    if handle_control(ctx) or held(ctx):
         return
     target = ctx.spec.target_version
     stable = ctx.status.stable_version
@@ -122,6 +126,7 @@ def progress(ctx: Pass) -> None:
             canary(ctx)
         else:
             ab_test(ctx)
+    record_validation(ctx)
     stable, candidate = ctx.status.stable_version, ctx.status.candidate_version
     if candidate is not None and stable is not None:
         cleanup(ctx, keep={stable, candidate, *ab_variants(ctx)})

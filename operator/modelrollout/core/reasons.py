@@ -42,6 +42,9 @@ PAUSED_BY_USER: Final = "PausedByUser"
 CANARY_PAUSE_STEP: Final = "CanaryPauseStep"
 BLUE_GREEN_PAUSE: Final = "BlueGreenPause"
 INCONCLUSIVE_ANALYSIS: Final = "InconclusiveAnalysis"
+EMERGENCY_STOP: Final = "EmergencyStop"
+# A step still collecting evidence past spec.analysis.undecidedAfter (Paused, or AnalysisFailed on rollback).
+UNDECIDED_ANALYSIS: Final = "UndecidedAnalysis"
 
 # Completed
 ROLLOUT_COMPLETED: Final = "RolloutCompleted"

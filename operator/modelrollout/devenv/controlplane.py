@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelrollout.devenv.binaries import ensure_binaries
 from modelrollout.devenv.certs import ClusterPKI, generate_pki
-from modelrollout.devenv.kubeconfig import write_kubeconfig
+from modelrollout.devenv.kubeconfig import write_kubeconfig, write_token_kubeconfig
 from modelrollout.devenv.processes import ManagedProcess, ProcessFailedError, free_port, wait_until
 
 if TYPE_CHECKING:
@@ -34,6 +34,17 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 POD_CIDR = "10.244.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE = "fake"
+
+# The API server records every request made by a ServiceAccount (metadata only: who, what, and
+# whether RBAC allowed it) and nothing else: the control plane's own components use the admin
+# certificate, so the log holds just what workloads such as the operator under its chart's
+# ServiceAccount asked for. Tests read it with `LocalCluster.audit_events`.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]}, {"level": "None"}],
+}
 
 
 def fake_node(name: str) -> dict[str, Any]:
@@ -136,6 +147,27 @@ class LocalCluster:
     def log_path(self, component: str) -> Path:
         return self.work_dir / "logs" / f"{component}.log"
 
+    @property
+    def audit_log_path(self) -> Path:
+        return self.work_dir / "logs" / "audit.jsonl"
+
+    def audit_events(self, username: str | None = None) -> list[dict[str, Any]]:
+        """The API server's audit events (requests by ServiceAccounts), optionally of one user,
+        e.g. `system:serviceaccount:NAMESPACE:NAME`; oldest first."""
+        if not self.audit_log_path.exists():
+            return []
+        events = []
+        for line in self.audit_log_path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # the last line may be half-written
+                continue
+            if username is None or event.get("user", {}).get("username") == username:
+                events.append(event)
+        return events
+
     # ------------------------------------------------------------------------------- clients
 
     def api_client(self) -> ApiClient:
@@ -146,6 +178,14 @@ class LocalCluster:
             config_file=str(self.kubeconfig_path)
         )
         return client
+
+    def service_account_kubeconfig(self, path: Path, namespace: str, name: str, *, duration: str = "2h") -> Path:
+        """A kubeconfig holding only a token of ServiceAccount `namespace/name` (`kubectl create token`)."""
+        assert self._pki is not None, "the cluster is not started"
+        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
+        return write_token_kubeconfig(
+            path, server=self.server, ca_cert=self._pki.ca_cert, token=token, namespace=namespace
+        )
 
     def env(self) -> dict[str, str]:
         """Environment for subprocesses: KUBECONFIG, and kubectl/helm/kwok first on PATH."""
@@ -211,6 +251,9 @@ class LocalCluster:
         pki = self._pki = generate_pki(self.work_dir / "pki")
         etcd_port, etcd_peer_port, self._port = free_port(), free_port(), free_port()
         self.server = f"https://127.0.0.1:{self._port}"
+        audit_policy = self.work_dir / "audit-policy.json"
+        audit_policy.write_text(json.dumps(AUDIT_POLICY))
+        self.audit_log_path.parent.mkdir(parents=True, exist_ok=True)
         etcd_url, peer_url = f"http://127.0.0.1:{etcd_port}", f"http://127.0.0.1:{etcd_peer_port}"
         etcd = self._spawn(
             "etcd",
@@ -244,6 +287,13 @@ class LocalCluster:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--authorization-mode=Node,RBAC",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.audit_log_path}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+                # Owner references that block deletion need `update` on the owner's finalizers,
+                # as on clusters that enable this plugin (OpenShift does): the chart must grant it.
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 "--allow-privileged=true",
                 "--profiling=false",
             ],

@@ -35,3 +35,22 @@ def write_kubeconfig(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def write_token_kubeconfig(
+    path: Path, *, server: str, ca_cert: Path, token: str, namespace: str = "default", name: str = "modelrollout"
+) -> Path:
+    """A kubeconfig that authenticates with a bearer token only (e.g. a ServiceAccount's), so a
+    process using it has exactly that account's rights."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": _b64(ca_cert)}}],
+        "users": [{"name": f"{name}-token", "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-token", "namespace": namespace}}],
+        "current-context": name,
+        "preferences": {},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path

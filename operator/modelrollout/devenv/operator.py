@@ -28,6 +28,7 @@ class OperatorProcess:
         operator_namespace: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
+        metrics_port: int | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
@@ -37,6 +38,7 @@ class OperatorProcess:
         self.operator_namespace = operator_namespace
         self.extra_env = dict(extra_env or {})
         self.die_with_parent = die_with_parent
+        self.metrics_port = metrics_port
         self.process: ManagedProcess | None = None
         self.starts = 0
 
@@ -51,13 +53,21 @@ class OperatorProcess:
             argv += ["--settings", str(path)]
         if self.operator_namespace:
             argv += ["--operator-namespace", self.operator_namespace]
+        if self.metrics_port is not None:
+            argv += ["--metrics-port", str(self.metrics_port)]
         return argv
 
     def start(self) -> OperatorProcess:
         env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
         env["PYTHONUNBUFFERED"] = "1"
-        for inherited in ("MODELROLLOUT_PROMETHEUS_URL", "MODELROLLOUT_SETTINGS", "POD_NAMESPACE"):
+        # Only --kubeconfig says which cluster: no $KUBECONFIG to fall back on, as in a fresh shell.
+        for inherited in (
+            "KUBECONFIG",
+            "MODELROLLOUT_PROMETHEUS_URL",
+            "MODELROLLOUT_SETTINGS",
+            "MODELROLLOUT_METRICS_PORT",
+            "POD_NAMESPACE",
+        ):
             env.pop(inherited, None)
         if self.prometheus_url:
             env["MODELROLLOUT_PROMETHEUS_URL"] = self.prometheus_url

@@ -9,32 +9,80 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import start_http_server
 
 from modelrollout.adapters.kube import KubernetesGateway, load_api_client
 from modelrollout.adapters.routes import KubernetesRoutes
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
+from modelrollout.api.settings import OperatorSettings
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
+from modelrollout.handlers.analytics import PerformanceRefresher
+from modelrollout.handlers.login import login
+from modelrollout.handlers.notify import Notifier
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
+from modelrollout.handlers.registry import refresh_lineage
 from modelrollout.handlers.settings import load_settings
+from modelrollout.handlers.telemetry import OperatorMetrics
 from modelrollout.handlers.workers import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
 
 class OperatorState:
-    """What the handlers share; built at startup from the environment."""
+    """What the handlers share; built at startup from the settings."""
 
     registry: WorkerRegistry | None = None
     gateway: KubernetesGateway | None = None
+    analytics: PerformanceRefresher | None = None
+    notifier: Notifier | None = None
+    stop_metrics: Any = None
 
 
 STATE = OperatorState()
+
+
+def operator_settings(memo: kopf.Memo) -> OperatorSettings:
+    """`modelrollout run` puts the settings it built into the memo; `kopf run -m` gets the environment's."""
+    settings = memo.get("settings")
+    if settings is None:
+        settings = load_settings(
+            prometheus_url=os.environ.get("MODELROLLOUT_PROMETHEUS_URL"), namespace=os.environ.get("POD_NAMESPACE")
+        )
+        memo["settings"] = settings
+    assert isinstance(settings, OperatorSettings)
+    return settings
+
+
+def timed_pass(metrics: OperatorMetrics, run_pass: Any) -> Any:
+    """The pass with its duration and API errors recorded; a Rollout that is gone leaves the gauges."""
+
+    def run(namespace: str, name: str) -> float | None:
+        started = time.monotonic()
+        result = "error"
+        try:
+            requeue: float | None = run_pass(namespace, name)
+            result = "ok"
+        except ApiException as error:
+            metrics.api_errors.labels(str(error.status or "connection")).inc()
+            raise
+        except OSError:
+            metrics.api_errors.labels("connection").inc()
+            raise
+        finally:
+            metrics.reconcile_seconds.labels(result).observe(time.monotonic() - started)
+        if requeue is None:
+            metrics.forget(namespace, name)
+        return requeue
+
+    return run
 
 
 @kopf.on.startup()
@@ -43,26 +91,53 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    # `modelrollout run` puts the settings it built into the memo; `kopf run -m` gets the defaults.
-    operator_settings = memo.get("settings") or load_settings(
-        prometheus_url=os.environ.get("MODELROLLOUT_PROMETHEUS_URL"), namespace=os.environ.get("POD_NAMESPACE")
-    )
-    api_client = load_api_client(os.environ.get("KUBECONFIG") or None)
+    options = operator_settings(memo)
+    metrics = OperatorMetrics()
+    if options.metrics_port is not None:
+        server, _thread = start_http_server(options.metrics_port, registry=metrics.registry)
+        STATE.stop_metrics = server.shutdown
+        log.info("serving metrics on :%d/metrics", options.metrics_port)
+    # The same kubeconfig as kopf's own login (below): watches and writes reach one cluster.
+    api_client = load_api_client(options.kubeconfig)
     gateway = KubernetesGateway(api_client)
     routes = KubernetesRoutes(api_client)
-    analyzer = PrometheusAnalyzer(gateway, operator_settings)
+    analyzer = PrometheusAnalyzer(gateway, options)
+    notifier = Notifier(gateway, options, metrics)
     STATE.gateway = gateway
+    STATE.notifier = notifier
+    STATE.analytics = PerformanceRefresher(gateway, analyzer, options.analytics)
     STATE.registry = WorkerRegistry(
-        lambda namespace, name: reconcile_rollout(
-            gateway, namespace, name, analyzer, utcnow, routes, settings=operator_settings
+        timed_pass(
+            metrics,
+            lambda namespace, name: reconcile_rollout(
+                gateway,
+                namespace,
+                name,
+                analyzer,
+                utcnow,
+                routes,
+                settings=options,
+                observers=(metrics.record, notifier),
+            ),
         )
     )
+
+
+@kopf.on.login()
+def authenticate(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Any, **_: Any) -> kopf.ConnectionInfo | None:
+    return login(operator_settings(memo), settings, logger)
 
 
 @kopf.on.cleanup()
 async def shutdown(**_: Any) -> None:
     if STATE.registry is not None:
         await STATE.registry.stop_all()
+    if STATE.analytics is not None:
+        await STATE.analytics.stop()
+    if STATE.notifier is not None:
+        STATE.notifier.close()
+    if STATE.stop_metrics is not None:
+        STATE.stop_metrics()
 
 
 @kopf.on.event(GROUP, VERSION, "rollouts")
@@ -73,6 +148,8 @@ async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str |
         await STATE.registry.stop(namespace, name)
     else:
         STATE.registry.wake(namespace, name)
+        if STATE.analytics is not None:
+            STATE.analytics.note(namespace)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
@@ -101,8 +178,13 @@ async def http_route_event(namespace: str | None, **_: Any) -> None:
 async def model_version_event(
     event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
 ) -> None:
-    """Register new versions in the registry (status.stage) and let rollouts re-validate."""
-    if namespace is None or name is None or event["type"] == "DELETED":
+    """Register new versions in the registry (status.stage), resolve lineage, let rollouts re-validate."""
+    if namespace is None or name is None:
+        return
+    model = (body.get("spec") or {}).get("model")
+    if STATE.gateway is not None and isinstance(model, str):
+        await asyncio.to_thread(refresh_lineage, STATE.gateway, namespace, model, utcnow())
+    if event["type"] == "DELETED":
         return
     try:
         spec = ModelVersionSpec.model_validate(dict(body.get("spec", {})))

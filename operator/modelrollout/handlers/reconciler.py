@@ -7,7 +7,7 @@ actions are desired states, and the status write is guarded by the resourceVersi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.adapters.routes import RouteGateway
+from modelrollout.api.common import ConditionStatus, format_time
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import ABTestStatus, AnalysisStatus, RolloutSpec, RolloutStatus
@@ -25,20 +26,25 @@ from modelrollout.core import naming
 from modelrollout.core.abtest_scope import ABScope, ab_scope
 from modelrollout.core.actions import (
     Action,
+    DeleteDeployment,
     EmitEvent,
     EnsureDeployment,
+    SetModelVersionCondition,
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
-from modelrollout.core.connections import connection_problems
+from modelrollout.core.compatibility import compatibility_conflicts
+from modelrollout.core.conditions import set_condition
+from modelrollout.core.connections import connection_problems, subscription_problems
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
 from modelrollout.core.observed import ChildObject, DeploymentState, Observed, RouteState, ServiceState
 from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
+from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.support import unsupported_features
 
@@ -65,6 +71,21 @@ class Analyzer(Protocol):
     def ab_test(
         self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, scope: ABScope, now: datetime
     ) -> tuple[ABTestStatus, float]: ...
+
+
+class PassObserver(Protocol):
+    """Told what a pass decided once its status is written (metrics, notifications)."""
+
+    def __call__(
+        self,
+        namespace: str,
+        name: str,
+        spec: RolloutSpec | None,
+        before: RolloutStatus,
+        after: RolloutStatus,
+        actions: Sequence[Action],
+        now: datetime,
+    ) -> None: ...
 
 
 def utcnow() -> datetime:
@@ -138,6 +159,7 @@ def reconcile_rollout(
     clock: Callable[[], datetime] = utcnow,
     routes: RouteGateway | None = None,
     settings: OperatorSettings = DEFAULT_SETTINGS,
+    observers: Sequence[PassObserver] = (),
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
     raw = kube.get_rollout(namespace, name)
@@ -152,7 +174,10 @@ def reconcile_rollout(
         spec = RolloutSpec.model_validate(raw.get("spec") or {})
     except ValidationError as error:
         message = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        write_status(kube, raw, raw_status, unreadable_spec_status(status, generation, message, now))
+        after = unreadable_spec_status(status, generation, message, now)
+        if write_status(kube, raw, raw_status, after):
+            for observer in observers:
+                observer(namespace, name, None, RolloutStatus.model_validate(raw_status), after, (), now)
         return INVALID_RECHECK_SECONDS
 
     versions = read_model_versions(kube, namespace)
@@ -162,8 +187,11 @@ def reconcile_rollout(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
         + unsupported_features(spec)
         + connection_problems(spec, settings, namespace)
+        + subscription_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
         + ownership_conflicts(observed.children, meta.get("uid"), namespace)
+        + compatibility_conflicts(spec, status.stable_version, versions)
+        + archived_targets(spec, versions)
     )
     control = parse_control((meta.get("annotations") or {}).get(CONTROL_ANNOTATION))
 
@@ -196,7 +224,11 @@ def reconcile_rollout(
                 routes.apply(raw, action)
             continue
         apply_action(kube, raw, observed, action, now)
-    write_status(kube, raw, raw_status, decision.status)
+    if write_status(kube, raw, raw_status, decision.status):
+        # `status` was updated in place with this pass's analysis; `before` is what was read.
+        before = RolloutStatus.model_validate(raw_status)
+        for observer in observers:
+            observer(namespace, name, spec, before, decision.status, decision.actions, now)
     if invalid:
         return INVALID_RECHECK_SECONDS
     waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
@@ -225,7 +257,24 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
             return
         kube.apply(manifest, create=current is None)
     elif isinstance(action, EmitEvent):
+        # Every decision is announced by exactly one Event; the log gets the same line once.
+        log.info("rollout %s/%s: %s: %s", namespace, name, action.reason, action.message)
         kube.emit_event(rollout, action.type, action.reason, action.message)
+    elif isinstance(action, SetModelVersionCondition):
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            return
+        held = model_version.status.conditions if model_version.status else []
+        value: ConditionStatus = "True" if action.status else "False"
+        if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
+            return
+        conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
+        body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        kube.patch_model_version_status(namespace, action.version, {"conditions": body})
+    elif isinstance(action, DeleteDeployment):
+        existing = observed.deployments.get(action.version)
+        if existing is not None:
+            kube.delete_deployment(namespace, existing.name)
     elif isinstance(action, SetModelVersionStage):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:

@@ -19,11 +19,14 @@ def load_settings(
     *,
     prometheus_url: str | None = None,
     namespace: str | None = None,
+    kubeconfig: str | None = None,
+    metrics_port: int | None = None,
 ) -> OperatorSettings:
     """Settings from `path` (YAML, the OperatorSettings fields in camelCase), if given.
 
     `prometheus_url` defines the default connection when the file does not (a shorthand for a
     Prometheus without credentials); `namespace` is where the operator runs and reads Secrets.
+    `kubeconfig` and `metrics_port` come from flags and win over the file.
     """
     raw: object = {}
     if path is not None:
@@ -44,4 +47,9 @@ def load_settings(
         settings = settings.model_copy(update={"prometheus_connections": [*settings.prometheus_connections, default]})
     if namespace and settings.namespace is None:
         settings = settings.model_copy(update={"namespace": namespace})
+    if kubeconfig:
+        # Absolute, so a later chdir (or a relative path in the file) cannot point elsewhere.
+        settings = settings.model_copy(update={"kubeconfig": str(Path(kubeconfig).resolve())})
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"metrics_port": metrics_port})
     return settings
