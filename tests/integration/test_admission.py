@@ -327,8 +327,20 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
     (
         "ab-metric-undefined",
         AB_TEST,
-        [set_path("spec.strategy.abTest.metrics", ["quality-score", "typo"])],
+        [set_path("spec.strategy.abTest.metrics", [{"name": "quality-score"}, {"name": "typo"}])],
         ["spec.strategy.abTest.metrics", "not defined in spec.analysis.metrics"],
+    ),
+    (
+        "ab-metrics-only-guardrails",
+        AB_TEST,
+        [set_path("spec.strategy.abTest.metrics", [{"name": "error-rate", "guardrail": True}])],
+        ["spec.strategy.abTest.metrics", "at least one A/B metric must not be a guardrail"],
+    ),
+    (
+        "ab-target-not-a-variant",
+        AB_TEST,
+        [set_path("spec.strategy.abTest.variants.1.version", "support-agent-2-5-0")],
+        ["spec.targetVersion", "must be one of spec.strategy.abTest.variants"],
     ),
     (
         "negative-max-duration",

@@ -15,6 +15,7 @@ def spec(strategy: dict[str, Any]) -> RolloutSpec:
 
 
 CANARY_STEPS = [{"setWeight": 50}]
+AB_TEST = {"variants": [{"version": "a", "weight": 50}, {"version": "b", "weight": 50}], "metrics": [{"name": "q"}]}
 
 
 @pytest.mark.parametrize(
@@ -25,9 +26,11 @@ CANARY_STEPS = [{"setWeight": 50}]
         ({"blueGreen": {}}, []),
         ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"gatewayAPI": {"httpRoute": "r"}}}}, []),
         ({"canary": {"steps": CANARY_STEPS, "trafficRouting": {"userHash": {}}}}, []),
+        ({"abTest": AB_TEST}, []),
+        ({"abTest": {**AB_TEST, "trafficRouting": {"replicas": {}}}}, []),
         (
-            {"abTest": {"variants": [{"version": "a", "weight": 50}, {"version": "b", "weight": 50}]}},
-            ["spec.strategy.abTest: A/B tests are not supported"],
+            {"abTest": {**AB_TEST, "trafficRouting": {"userHash": {}}}},
+            ["spec.strategy.abTest.trafficRouting.userHash: A/B tests hold their split"],
         ),
     ],
 )

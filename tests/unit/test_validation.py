@@ -73,7 +73,7 @@ AB_TEST: Json = {
     "strategy": {
         "abTest": {
             "variants": [{"version": "sa-2-3-1", "weight": 50}, {"version": "sa-2-4-0", "weight": 50}],
-            "metrics": ["resolution"],
+            "metrics": [{"name": "error-rate", "guardrail": True}, {"name": "latency-p95"}],
         }
     },
 }
@@ -236,8 +236,26 @@ INVALID_ROLLOUTS = [
     (
         "ab-test-unknown-metric",
         AB_TEST,
-        [set_path("strategy.abTest.metrics", ["nope"])],
+        [set_path("strategy.abTest.metrics", [{"name": "nope"}])],
         "spec.strategy.abTest.metrics: metric 'nope' is not defined",
+    ),
+    (
+        "ab-test-custom-query",
+        AB_TEST,
+        [set_path("strategy.abTest.metrics", [{"name": "resolution"}])],
+        "spec.strategy.abTest.metrics[0]: metric 'resolution' uses a custom query, which has no per-request counts",
+    ),
+    (
+        "ab-test-cost",
+        AB_TEST,
+        [set_path("strategy.abTest.metrics", [{"name": "cost"}])],
+        "metric 'cost' uses preset costPerRequest, which has no per-request counts to compare",
+    ),
+    (
+        "ab-test-only-guardrails",
+        AB_TEST,
+        [set_path("strategy.abTest.metrics", [{"name": "error-rate", "guardrail": True}])],
+        "spec.strategy.abTest.metrics: every metric is a guardrail",
     ),
     # --- shapes the CRD also enforces (pydantic does not run CEL)
     (

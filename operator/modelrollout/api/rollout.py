@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from modelrollout.api.cel import JsonDict, JsonValue, list_map, list_set, one_of, rule, validations
+from modelrollout.api.cel import JsonDict, JsonValue, list_map, list_set, merge, one_of, rule, validations
 from modelrollout.api.common import (
     Condition,
     DnsLabel,
@@ -393,19 +393,67 @@ class BlueGreenStrategy(SpecModel):
 
 
 class ABVariant(SpecModel):
-    """One arm of an A/B test."""
+    """One arm of an A/B test: a ModelVersion and its share of requests."""
 
-    version: ObjectName = Field(description="ModelVersion name.")
-    weight: Percent = Field(description="Share of traffic, 0 to 100; all variants sum to 100.")
+    version: ObjectName = Field(
+        description=(
+            "ModelVersion name. The version serving before the test (status.stableVersion) is the control "
+            "and must be one of the variants; spec.targetVersion must be another."
+        )
+    )
+    weight: Percent = Field(description="Share of requests, 0 to 100; the weights of all variants sum to 100.")
+
+
+ABBetter = Literal["higher", "lower"]
+
+
+class ABMetric(SpecModel):
+    """A metric compared between the variants: which direction is better, the smallest change worth
+    detecting, and whether it only guards against harm."""
+
+    name: DnsLabel = Field(
+        description=(
+            "Name of a metric in spec.analysis.metrics. A/B tests compare presets whose data has a per-request "
+            "distribution: errorRate, hallucinationRate (proportions), qualityScore (mean of 0..1 scores) and "
+            "latencyP95 (compared as mean request latency from the histogram)."
+        )
+    )
+    better: ABBetter | None = Field(
+        default=None,
+        description=(
+            "Which direction is better: higher or lower. Default from the metric's threshold: lower for max "
+            "and maxRatioToBaseline, higher for min and minRatioToBaseline."
+        ),
+    )
+    minimum_effect: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Smallest absolute difference worth detecting, in the metric's units (0.02 = two points of a rate or "
+            "score). The test is tuned for it and the required sample size is computed for it. Defaults: "
+            "errorRate 0.01, hallucinationRate 0.01, qualityScore 0.02, latencyP95 0.05 (seconds)."
+        ),
+    )
+    guardrail: bool = Field(
+        default=False,
+        description=(
+            "A guardrail never makes a winner: it only blocks an upgrade (and makes its variant lose) when it "
+            "is significantly worse. At least one metric must not be a guardrail."
+        ),
+    )
 
 
 class ABTestStrategy(SpecModel):
-    """Split traffic between versions and pick a winner with a sequential statistical test."""
+    """Split traffic between versions and name a winner with a sequential test that stays valid however
+    often the operator looks: upgrade, keep or inconclusive, with a confidence."""
 
     variants: list[ABVariant] = Field(
         min_length=2,
         max_length=8,
-        description="Versions under test and their weights (weights sum to 100, versions differ).",
+        description=(
+            "Versions under test and their weights (weights sum to 100, versions differ). The stable version "
+            "is the control; every other variant is compared with it."
+        ),
         json_schema_extra=validations(
             rule(
                 "self.map(v, v.weight).sum() == 100",
@@ -417,21 +465,61 @@ class ABTestStrategy(SpecModel):
             ),
         ),
     )
-    metrics: list[DnsLabel] = Field(
-        default_factory=list,
+    traffic_routing: TrafficRouting | None = Field(
+        default=None,
+        description="How the weights reach requests; default replicas (weights rounded to whole pods).",
+    )
+    metrics: list[ABMetric] = Field(
+        min_length=1,
         max_length=16,
-        description="Metrics (from spec.analysis.metrics) compared between variants.",
-        json_schema_extra=list_set(),
+        description="Metrics compared between variants, unique by name; at least one is not a guardrail.",
+        json_schema_extra=merge(
+            list_map("name"),
+            validations(
+                rule(
+                    "self.exists(m, !has(m.guardrail) || !m.guardrail)",
+                    "at least one A/B metric must not be a guardrail: guardrails only block, they never pick a winner",
+                )
+            ),
+        ),
     )
     alpha: float = Field(
-        default=0.05, gt=0, lt=1, description="False-positive rate bound, however often results are checked."
+        default=0.05,
+        gt=0,
+        lt=1,
+        description=(
+            "Chance of naming a winner (or loser) when no variant differs, over the whole test however often "
+            "it is looked at; shared by every metric and challenger (Bonferroni)."
+        ),
     )
-    power: float = Field(default=0.8, gt=0, lt=1, description="Desired power for the minimum detectable effect.")
+    power: float = Field(
+        default=0.8,
+        gt=0,
+        lt=1,
+        description="Chance of detecting a difference of minimumEffect; sets the sample size shown in status.",
+    )
     min_samples_per_variant: int = Field(
-        default=500, ge=1, description="Samples each variant needs before any decision."
+        default=500,
+        ge=1,
+        description=(
+            "Requests (or scores) every variant needs on each non-guardrail metric before any decision; keeps "
+            "the variance estimates out of the small-sample range."
+        ),
     )
-    max_duration: Duration = Field(default="24h", description="After this the answer is 'no significant difference'.")
-    promote_winner: bool = Field(default=False, description="Promote the winner automatically.")
+    max_duration: Duration = Field(
+        default="24h",
+        description=(
+            "How long the test runs at most, from the moment every variant serves. Without a decision by then "
+            "it ends 'inconclusive: no significant difference' and nothing is promoted."
+        ),
+    )
+    promote_winner: bool = Field(
+        default=False,
+        description=(
+            "On an upgrade decision, promote the winner at once. Otherwise the test holds its traffic split, "
+            "reports the decision in status and an Event, and `kubectl modelrollout promote` promotes it."
+        ),
+    )
 
 
 class Strategy(SpecModel):
@@ -494,7 +582,17 @@ _ROLLOUT_SPEC_RULES = validations(
     ),
     _references("blueGreen", "prePromotionAnalysis"),
     _references("blueGreen", "postPromotionAnalysis"),
-    _references("abTest", "metrics"),
+    rule(
+        "!has(self.strategy.abTest) || self.strategy.abTest.metrics.all(m, " + _defined("m.name") + ")",
+        "spec.strategy.abTest.metrics names a metric that is not defined in spec.analysis.metrics:"
+        " define it there or remove it here",
+        field_path=".strategy.abTest.metrics",
+    ),
+    rule(
+        "!has(self.strategy.abTest) || self.strategy.abTest.variants.exists(v, v.version == self.targetVersion)",
+        "spec.targetVersion must be one of spec.strategy.abTest.variants: the test starts when it changes",
+        field_path=".targetVersion",
+    ),
 )
 
 
@@ -594,23 +692,82 @@ class AnalysisStatus(StatusModel):
     measurements: list[Measurement] = Field(default_factory=list, description="Latest measurements (bounded).")
 
 
-class ABVariantResult(StatusModel):
-    """A variant's estimate."""
+ABDecision = Literal["upgrade", "keep", "inconclusive"]
+ABConfidence = Literal["high", "medium", "low"]
 
-    version: str
-    samples: float | None = None
-    mean: float | None = None
-    ci: list[float] = Field(default_factory=list)
+
+class ABEstimate(StatusModel):
+    """One variant's estimate of one metric."""
+
+    version: str = Field(description="ModelVersion.")
+    samples: float = Field(default=0, description="Requests (or scores) measured since the test began.")
+    mean: float | None = Field(default=None, description="The estimate; empty without data.")
+    ci: list[float] = Field(
+        default_factory=list, description="Confidence sequence [lower, upper] at the per-test alpha."
+    )
+
+
+class ABComparison(StatusModel):
+    """A challenger against the control on one metric."""
+
+    version: str = Field(description="Challenger ModelVersion.")
+    effect: float = Field(description="Challenger minus control, in the metric's units.")
+    ci: list[float] = Field(default_factory=list, description="Confidence sequence [lower, upper] of the effect.")
+    p_value: float = Field(description="Always-valid p-value (running minimum of 1 / e-value).")
+    e_value: float = Field(description="The mSPRT e-value now; the comparison is significant at 1 / (per-test alpha).")
+    significant: Literal["better", "worse"] | None = Field(
+        default=None, description="better or worse when the confidence sequence excludes no difference."
+    )
+
+
+class ABMetricResult(StatusModel):
+    """Everything the test knows about one metric."""
+
+    metric: str = Field(description="Metric name.")
+    better: ABBetter = Field(description="Which direction is better.")
+    guardrail: bool = Field(default=False, description="Whether it only blocks upgrades.")
+    estimates: list[ABEstimate] = Field(default_factory=list, description="Per variant.")
+    comparisons: list[ABComparison] = Field(default_factory=list, description="Per challenger.")
+    samples_needed: int | None = Field(
+        default=None, description="Samples per variant for the requested power at minimumEffect."
+    )
+    needs: str = Field(default="", description="The sample size in words.")
+    message: str = Field(default="", description="Why there is no estimate, when there is none.")
+
+
+class ABRemoval(StatusModel):
+    """A variant taken out of traffic during the test."""
+
+    version: str = Field(description="ModelVersion.")
+    reason: str = Field(description="The critical threshold it breached.")
+    at: str = Field(description="When (RFC 3339).")
+    announced: bool = Field(default=False, description="The Event for it was emitted.")
 
 
 class ABTestStatus(StatusModel):
-    """The A/B test's current answer."""
+    """The A/B test's live answer, in the shape the seed asks for: estimates, effect, p-value, decision
+    with its confidence."""
 
-    variants: list[ABVariantResult] = Field(default_factory=list)
-    effect: float | None = None
-    p_value: float | None = None
-    decision: Literal["upgrade", "keep", "inconclusive"] | None = None
-    confidence: float | None = None
+    started_at: str | None = Field(default=None, description="When every variant first served (RFC 3339).")
+    control: str | None = Field(default=None, description="The control variant (the stable version).")
+    last_look: str | None = Field(default=None, description="When the metrics were last measured.")
+    alpha_per_test: float | None = Field(default=None, description="alpha shared out per metric and challenger.")
+    metrics: list[ABMetricResult] = Field(default_factory=list, description="Per metric.")
+    decision: ABDecision | None = Field(
+        default=None, description="upgrade, keep or inconclusive; empty while collecting evidence."
+    )
+    confidence: ABConfidence | None = Field(default=None, description="high, medium or low.")
+    winner: str | None = Field(
+        default=None, description="The variant to serve: the upgrade's winner, or the control on keep."
+    )
+    effect: float | None = Field(default=None, description="The winner's effect on its best primary metric.")
+    p_value: float | None = Field(default=None, description="The p-value of that comparison.")
+    reason: str = Field(default="", description="The decision in words.")
+    removed: list[ABRemoval] = Field(default_factory=list, description="Variants taken out of traffic.")
+    promotion_approved: bool = Field(default=False, description="A user promoted during the test.")
+    concluded_generation: int | None = Field(
+        default=None, description="Rollout generation the test ended at; a new test needs a spec change."
+    )
 
 
 class HistoryEntry(StatusModel):

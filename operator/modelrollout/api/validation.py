@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from modelrollout.api.abtest import AB_PRESETS
 from modelrollout.api.modelversion import ModelVersion, ModelVersionSpec
 from modelrollout.api.presets import PRESETS, TEMPLATE_VARIABLES
 from modelrollout.api.rollout import (
@@ -94,6 +95,12 @@ def validate_rollout(spec: RolloutSpec, model_versions: Mapping[str, ModelVersio
     errors = _strategy_shape(spec.strategy)
     defined = _metric_definitions(spec.analysis, errors)
     errors += _metric_references(spec.strategy, defined)
+    if spec.strategy.ab_test is not None:
+        errors += _ab_test_metrics(spec.strategy.ab_test, spec.analysis)
+        if spec.target_version not in {variant.version for variant in spec.strategy.ab_test.variants}:
+            errors.append(
+                "spec.targetVersion must be one of spec.strategy.abTest.variants: the test starts when it changes"
+            )
     errors += version_problems("spec.targetVersion", spec.target_version, spec.model, model_versions, namespace)
     if spec.strategy.ab_test is not None:
         for index, variant in enumerate(spec.strategy.ab_test.variants):
@@ -183,6 +190,29 @@ def _ab_test_shape(ab_test: ABTestStrategy) -> list[str]:
     return errors
 
 
+def _ab_test_metrics(ab_test: ABTestStrategy, analysis: AnalysisSpec | None) -> list[str]:
+    """A/B tests compare presets with a per-request distribution; at least one metric picks the winner."""
+    errors: list[str] = []
+    if ab_test.metrics and all(metric.guardrail for metric in ab_test.metrics):
+        errors.append(
+            "spec.strategy.abTest.metrics: every metric is a guardrail; at least one must pick the winner"
+            " (set guardrail: false on it)"
+        )
+    definitions = {metric.name: metric for metric in (analysis.metrics if analysis else [])}
+    supported = ", ".join(sorted(AB_PRESETS))
+    for index, metric in enumerate(ab_test.metrics):
+        definition = definitions.get(metric.name)
+        if definition is None:
+            continue  # reported as an undefined reference
+        if definition.query is not None or definition.preset not in AB_PRESETS:
+            what = "a custom query" if definition.query is not None else f"preset {definition.preset}"
+            errors.append(
+                f"spec.strategy.abTest.metrics[{index}]: metric {metric.name!r} uses {what}, which has no"
+                f" per-request counts to compare; A/B tests compare the presets {supported}"
+            )
+    return errors
+
+
 def _metric_definitions(analysis: AnalysisSpec | None, errors: list[str]) -> list[str]:
     """Names of the defined metrics, in order; appends every problem of the definitions to errors."""
     if analysis is None:
@@ -262,7 +292,7 @@ def _metric_references(strategy: Strategy, defined: Sequence[str]) -> list[str]:
         uses.append(("spec.strategy.blueGreen.prePromotionAnalysis", strategy.blue_green.pre_promotion_analysis))
         uses.append(("spec.strategy.blueGreen.postPromotionAnalysis", strategy.blue_green.post_promotion_analysis))
     if strategy.ab_test is not None:
-        uses.append(("spec.strategy.abTest.metrics", strategy.ab_test.metrics))
+        uses.append(("spec.strategy.abTest.metrics", [metric.name for metric in strategy.ab_test.metrics]))
     errors: list[str] = []
     for path, names in uses:
         for name in dict.fromkeys(names):

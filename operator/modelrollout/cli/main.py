@@ -210,7 +210,7 @@ def _control(verb: ControlVerb) -> Callable[..., None]:
 
 
 _HELP: dict[ControlVerb, str] = {
-    "promote": "Go past the current pause/analysis step, or approve a blue-green switch.",
+    "promote": "Go past the current pause/analysis step, approve a blue-green switch, or promote an A/B test's winner.",
     "abort": "Return all traffic to the stable version and reject the candidate.",
     "retry": "Try a rejected target again.",
     "pause": "Hold the rollout where it is.",

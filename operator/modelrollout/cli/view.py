@@ -8,6 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from modelrollout.cli.abview import ab_test_view
+
 
 def transition_line(rollout: dict[str, Any]) -> str:
     """One line describing where a rollout is; printed whenever it changes."""
@@ -72,4 +74,5 @@ def status_view(rollout: dict[str, Any]) -> Group:
     history = Table("Version", "Outcome", "Reason", "At", title="History")
     for entry in status.get("history", [])[-10:]:
         history.add_row(entry["version"], entry["outcome"], entry.get("reason", ""), entry["at"])
-    return Group(summary, conditions, measurements, reasons, history)
+    ab_test = ab_test_view(status)
+    return Group(summary, conditions, measurements, reasons, *([ab_test] if ab_test else []), history)

@@ -7,7 +7,14 @@ from datetime import timedelta
 
 from modelrollout.api.common import format_time
 from modelrollout.api.modelversion import LifecycleStage
-from modelrollout.api.rollout import AnalysisStatus, BlueGreenStatus, Outcome, PendingScaleDown, RejectedTarget
+from modelrollout.api.rollout import (
+    ABTestStatus,
+    AnalysisStatus,
+    BlueGreenStatus,
+    Outcome,
+    PendingScaleDown,
+    RejectedTarget,
+)
 from modelrollout.core import reasons
 from modelrollout.core.context import Pass
 from modelrollout.core.steady import cleanup, service_roles, steady
@@ -60,6 +67,7 @@ def start(ctx: Pass, target: str) -> None:
     status.pause_reason = None
     status.blue_green = BlueGreenStatus() if ctx.spec.strategy.blue_green else None
     status.analysis = AnalysisStatus()
+    status.ab_test = ABTestStatus() if ctx.spec.strategy.ab_test else None
     status.rejected = None
     ctx.started = True
     ctx.stage(target, "candidate", f"rolled out by {ctx.inp.name}")
@@ -97,7 +105,7 @@ def reject(ctx: Pass, outcome: Outcome, reason: str) -> None:
     steady(ctx, "RolledBack", message=f"{candidate} {outcome.lower()}: {reason}")
 
 
-def promote(ctx: Pass) -> None:
+def promote(ctx: Pass, reason: str | None = None) -> None:
     """The candidate becomes stable; the old stable is kept briefly, then scaled down."""
     status = ctx.status
     candidate = status.candidate_version
@@ -117,7 +125,7 @@ def promote(ctx: Pass) -> None:
     ctx.history(
         candidate,
         "Promoted",
-        "all steps and analysis passed" if not status.promote_full else "promoted with --full",
+        reason or ("all steps and analysis passed" if not status.promote_full else "promoted with --full"),
     )
     ctx.event("Promoted", f"{candidate} is stable; {old} scales down in {delay}s")
     status.stable_version = candidate

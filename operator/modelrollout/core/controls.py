@@ -53,6 +53,9 @@ def promote_one(ctx: Pass) -> None:
         bg = ctx.status.blue_green or BlueGreenStatus()
         bg.promotion_approved = True
         ctx.status.blue_green = bg
+    elif strategy.ab_test is not None and ctx.status.ab_test is not None:
+        # The winner when the test has one, else the user's choice: spec.targetVersion.
+        ctx.status.ab_test.promotion_approved = True
     elif strategy.canary is not None:
         steps = strategy.canary.steps
         step = ctx.status.current_step or 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from modelrollout.api.rollout import RolloutStatus
 from modelrollout.core import reasons
+from modelrollout.core.abtest import ab_test, ab_variants, concluded, promoting_winner
 from modelrollout.core.actions import (
     Action,
     EnsureDeployment,
@@ -84,11 +85,13 @@ def run(ctx: Pass) -> None:
             end_candidate(ctx, "Cancelled", "targetVersion set back to the stable version", "staging")
         steady(ctx, "Healthy")
         return
+    if concluded(ctx):
+        return
     rejected = ctx.status.rejected
     if rejected and rejected.version == target and rejected.generation == ctx.inp.generation:
         steady(ctx, "RolledBack")
         return
-    if candidate != target:
+    if candidate != target and not promoting_winner(ctx):
         if candidate is not None:
             end_candidate(ctx, "Superseded", f"targetVersion changed to {target}", "staging")
         start(ctx, target)
@@ -122,13 +125,11 @@ def progress(ctx: Pass) -> None:
         elif strategy.canary is not None:
             canary(ctx)
         else:
-            message = "abTest rollouts are not supported by this operator version yet"
-            ctx.report("Degraded", message)
-            ctx.condition(reasons.PROGRESSING, False, reasons.STRATEGY_NOT_SUPPORTED, message)
+            ab_test(ctx)
     record_validation(ctx)
     stable, candidate = ctx.status.stable_version, ctx.status.candidate_version
     if candidate is not None and stable is not None:
-        cleanup(ctx, keep={stable, candidate})
+        cleanup(ctx, keep={stable, candidate, *ab_variants(ctx)})
 
 
 def finish_interrupted_rejection(ctx: Pass) -> bool:

@@ -60,3 +60,9 @@ NO_WARNINGS: Final = "NoWarnings"
 # TrafficRouting (routers with a route object of their own: gatewayAPI, userHash)
 ROUTE_READY: Final = "RouteReady"
 ROUTE_NOT_USABLE: Final = "RouteNotUsable"
+
+# A/B tests (Progressing / Paused)
+AB_TEST_RUNNING: Final = "ABTestRunning"
+AB_TEST_DECIDED: Final = "ABTestDecided"
+AB_TEST_CONCLUDED: Final = "ABTestConcluded"
+AB_CONTROL_MISSING: Final = "ABTestControlMissing"

@@ -13,7 +13,10 @@ def analysis_scope(spec: RolloutSpec, status: RolloutStatus, observed: Observed)
     candidate = status.candidate_version
     if candidate is None or spec.analysis is None or status.promote_full:
         return None
-    label = _label(candidate, observed)
+    if spec.strategy.ab_test is not None:
+        # An A/B test measures every variant itself (core.abtest_scope); critical breaches remove a variant.
+        return None
+    label = version_label(candidate, observed)
     if label is None:
         return None
     stable = status.stable_version
@@ -46,7 +49,7 @@ def analysis_scope(spec: RolloutSpec, status: RolloutStatus, observed: Observed)
         version=candidate,
         version_label=label,
         stable_version=stable,
-        stable_label=_label(stable, observed) if stable else None,
+        stable_label=version_label(stable, observed) if stable else None,
         step_metrics=step_metrics,
         background_metrics=background,
         traffic_since=status.started_at,
@@ -54,7 +57,8 @@ def analysis_scope(spec: RolloutSpec, status: RolloutStatus, observed: Observed)
     )
 
 
-def _label(version: str, observed: Observed) -> str | None:
+def version_label(version: str, observed: Observed) -> str | None:
+    """The version label value of a ModelVersion, from its spec or its Deployment."""
     model_version = observed.model_versions.get(version)
     if model_version is not None:
         return version_slug(model_version.spec.version)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from modelrollout.adapters.abtest import look_at_ab_test
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.prometheus import MetricsSource, UnavailableSource, prometheus_source, run_analysis
 from modelrollout.analysis.plan import RolloutIdentity, next_due_in
-from modelrollout.api.rollout import AnalysisStatus, PrometheusSpec, RolloutSpec, RolloutStatus
+from modelrollout.api.common import parse_duration, parse_time
+from modelrollout.api.rollout import ABTestStatus, AnalysisStatus, PrometheusSpec, RolloutSpec, RolloutStatus
 from modelrollout.api.settings import OperatorSettings
+from modelrollout.core.abtest_scope import ABScope
 from modelrollout.core.analysis_contract import AnalysisScope, AnalysisSummary
 
 
@@ -66,3 +69,25 @@ class PrometheusAnalyzer:
         identity = RolloutIdentity(rollout=meta["name"], namespace=meta["namespace"], model=spec.model)
         analysis_status, summary = run_analysis(source, scope, analysis, status.analysis, now, identity=identity)
         return analysis_status, summary, next_due_in(scope, analysis, analysis_status, now)
+
+    def ab_test(
+        self,
+        rollout: dict[str, Any],
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        scope: ABScope,
+        now: datetime,
+    ) -> tuple[ABTestStatus, float]:
+        """One look of the A/B test when one is due (every analysis.interval); seconds until the next."""
+        analysis = spec.analysis
+        previous = status.ab_test or ABTestStatus()
+        assert analysis is not None  # CEL: abTest metrics are defined in spec.analysis
+        interval = parse_duration(analysis.interval)
+        if previous.last_look is not None:
+            wait = interval - (now - parse_time(previous.last_look)).total_seconds()
+            if wait > 0:
+                return previous, wait
+        meta = rollout["metadata"]
+        source = self.source(analysis.prometheus, meta["namespace"])
+        identity = RolloutIdentity(rollout=meta["name"], namespace=meta["namespace"], model=spec.model)
+        return look_at_ab_test(source, spec, analysis, scope, previous, now, identity=identity), interval

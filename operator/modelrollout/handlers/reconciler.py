@@ -19,10 +19,11 @@ from modelrollout.adapters.routes import RouteGateway
 from modelrollout.api.common import ConditionStatus, format_time
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
-from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
+from modelrollout.api.rollout import ABTestStatus, AnalysisStatus, RolloutSpec, RolloutStatus
 from modelrollout.api.settings import OperatorSettings
 from modelrollout.api.validation import validate_rollout
 from modelrollout.core import naming
+from modelrollout.core.abtest_scope import ABScope, ab_scope
 from modelrollout.core.actions import (
     Action,
     DeleteDeployment,
@@ -66,6 +67,10 @@ class Analyzer(Protocol):
         scope: AnalysisScope,
         now: datetime,
     ) -> tuple[AnalysisStatus, AnalysisSummary, float | None]: ...
+
+    def ab_test(
+        self, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus, scope: ABScope, now: datetime
+    ) -> tuple[ABTestStatus, float]: ...
 
 
 class PassObserver(Protocol):
@@ -195,6 +200,9 @@ def reconcile_rollout(
     scope = None if invalid else analysis_scope(spec, status, observed)
     if scope is not None and analyzer is not None:
         status.analysis, summary, next_measurement = analyzer(raw, spec, status, scope, now)
+    ab = None if invalid else ab_scope(spec, status, observed)
+    if ab is not None and analyzer is not None:
+        status.ab_test, next_measurement = analyzer.ab_test(raw, spec, status, ab, now)
 
     decision = reconcile(
         RolloutInput(
