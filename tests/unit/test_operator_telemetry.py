@@ -63,6 +63,16 @@ def test_gauges_show_phase_weight_and_last_measurements() -> None:
             measurements=[
                 measurement("error-rate", "pass", "2026-11-28T03:59:00Z", 0.02),
                 measurement("error-rate", "inconclusive", "2026-11-28T04:00:00Z", 0.03),
+                Measurement(
+                    metric="latency-p95",
+                    version="sa-2",
+                    value=0.2,
+                    samples=380,
+                    lower=0.18,
+                    upper=0.23,
+                    verdict="collecting",
+                    at="2026-11-28T04:00:00Z",
+                ),
             ]
         )
     )
@@ -75,6 +85,11 @@ def test_gauges_show_phase_weight_and_last_measurements() -> None:
     metric = {**labels, "metric": "error-rate", "version": "sa-2"}
     assert sample(metrics, "modelrollout_analysis_value", **metric) == 0.03  # the newest one
     assert sample(metrics, "modelrollout_analysis_verdict", **metric, verdict="inconclusive") == 1.0
+    latency = {**labels, "metric": "latency-p95", "version": "sa-2"}
+    assert sample(metrics, "modelrollout_analysis_verdict", **latency, verdict="collecting") == 1.0
+    assert sample(metrics, "modelrollout_analysis_interval_lower", **latency) == 0.18
+    assert sample(metrics, "modelrollout_analysis_interval_upper", **latency) == 0.23
+    assert sample(metrics, "modelrollout_analysis_samples", **latency) == 380
     assert (
         sample(metrics, "modelrollout_analysis_verdicts_total", **labels, metric="error-rate", verdict="inconclusive")
         == 1.0

@@ -7,6 +7,7 @@ back by the operator: metrics describe decisions, they never make them.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from modelrollout.api.rollout import HistoryEntry, Measurement, Phase, RolloutSpec, RolloutStatus
+from modelrollout.api.rollout import HistoryEntry, Measurement, Phase, RolloutSpec, RolloutStatus, Verdict
 from modelrollout.core.actions import Action, EmitEvent
 
 PHASES: tuple[str, ...] = get_args(Phase)
-VERDICTS = ("pass", "fail", "inconclusive")
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 ROLLBACK_OUTCOMES = ("RolledBack", "Aborted")
 Key = tuple[str, str]
 
@@ -103,6 +104,15 @@ class _RolloutCollector(Collector):
             "The stable version's value the last measurement compared to.",
             labels=measure,
         )
+        lower = GaugeMetricFamily(
+            "modelrollout_analysis_interval_lower", "Lower end of the last measurement's interval.", labels=measure
+        )
+        upper = GaugeMetricFamily(
+            "modelrollout_analysis_interval_upper", "Upper end of the last measurement's interval.", labels=measure
+        )
+        samples = GaugeMetricFamily(
+            "modelrollout_analysis_samples", "Sample size behind the last measurement.", labels=measure
+        )
         verdict = GaugeMetricFamily(
             "modelrollout_analysis_verdict",
             "1 for the last measurement's verdict, 0 for the others.",
@@ -124,11 +134,14 @@ class _RolloutCollector(Collector):
                     value.add_metric(key, m.value)
                 if m.baseline is not None:
                     baseline.add_metric(key, m.baseline)
+                for family, number in ((lower, m.lower), (upper, m.upper), (samples, m.samples)):
+                    if number is not None and math.isfinite(number):
+                        family.add_metric(key, number)
                 for candidate_verdict in VERDICTS:
                     verdict.add_metric([*key, candidate_verdict], 1.0 if m.verdict == candidate_verdict else 0.0)
         for phase_name, count in counts.items():
             by_phase.add_metric([phase_name], count)
-        yield from (info, phase, by_phase, weight, step, value, baseline, verdict)
+        yield from (info, phase, by_phase, weight, step, value, baseline, lower, upper, samples, verdict)
 
 
 class OperatorMetrics:
