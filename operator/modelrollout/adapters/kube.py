@@ -10,17 +10,20 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from modelrollout.adapters.manifests import MODEL_VERSION_ANNOTATION
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import FIELD_MANAGER, ROLLOUT_LABEL, VERSION_LABEL
 from modelrollout.api.modelversion import PLURAL as MODELVERSIONS
+from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import PLURAL as ROLLOUTS
 from modelrollout.core.observed import Controller
 
@@ -38,6 +41,8 @@ class ObservedDeployment:
     replicas: int
     ready: int
     controller: Controller | None = None
+    rollout: str | None = None  # the modelrollout.io/rollout label
+    resource_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class ObservedService:
     name: str
     selector: dict[str, str]
     controller: Controller | None = None
+    resource_version: str = ""
 
 
 def controller_of(meta: dict[str, Any]) -> Controller | None:
@@ -55,26 +61,92 @@ def controller_of(meta: dict[str, Any]) -> Controller | None:
     return None
 
 
-class KubeGateway(Protocol):
-    """What the reconciler needs from Kubernetes."""
+def observed_deployment(item: dict[str, Any]) -> ObservedDeployment:
+    """A Deployment object reduced to what decisions need."""
+    meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    labels = meta.get("labels") or {}
+    current = status.get("observedGeneration", 0) >= meta.get("generation", 0)
+    # Until the controller has seen the latest spec, readiness may describe old pods.
+    ready = min(status.get("readyReplicas", 0), status.get("updatedReplicas", 0)) if current else 0
+    return ObservedDeployment(
+        name=meta["name"],
+        model_version=annotations.get(MODEL_VERSION_ANNOTATION, meta["name"]),
+        label=labels.get(VERSION_LABEL, ""),
+        replicas=int(spec.get("replicas", 0)),
+        ready=int(ready),
+        controller=controller_of(meta),
+        rollout=labels.get(ROLLOUT_LABEL),
+        resource_version=str(meta.get("resourceVersion", "")),
+    )
+
+
+def observed_service(item: dict[str, Any]) -> ObservedService:
+    """A Service object reduced to its selector and controller."""
+    meta = item.get("metadata") or {}
+    return ObservedService(
+        name=meta["name"],
+        selector=dict((item.get("spec") or {}).get("selector") or {}),
+        controller=controller_of(meta),
+        resource_version=str(meta.get("resourceVersion", "")),
+    )
+
+
+def parse_model_versions(items: Iterable[dict[str, Any]]) -> dict[str, ModelVersion]:
+    """The ModelVersions among `items` that parse (admission already validated them)."""
+    versions: dict[str, ModelVersion] = {}
+    for raw in items:
+        try:
+            versions[raw["metadata"]["name"]] = ModelVersion.model_validate(raw)
+        except ValidationError as error:
+            log.warning(
+                "ModelVersion %s/%s unreadable: %s", raw["metadata"].get("namespace"), raw["metadata"]["name"], error
+            )
+    return versions
+
+
+class KubeReader(Protocol):
+    """What a reconcile pass reads: from the API server, or from watch-fed caches."""
 
     def get_rollout(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-    def list_rollouts(self, namespace: str | None) -> list[dict[str, Any]]: ...
-    def list_model_versions(self, namespace: str) -> list[dict[str, Any]]: ...
+    def model_versions(self, namespace: str, model: str, names: Iterable[str]) -> dict[str, ModelVersion]:
+        """Every readable ModelVersion of `model`, and those of `names` (whatever their model)."""
+        ...
+
     def list_deployments(self, namespace: str, rollout: str) -> list[ObservedDeployment]: ...
     def get_services(self, namespace: str, names: list[str]) -> dict[str, ObservedService]: ...
     def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]: ...
-    def apply(self, manifest: dict[str, Any]) -> None: ...
+
+
+class KubeWriter(Protocol):
+    """What a reconcile pass writes. Writes return the object as the API server stored it."""
+
+    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
-    def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool: ...
-    def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None: ...
+    def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> dict[str, Any] | None: ...
+    def patch_model_version_status(
+        self, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
     def emit_event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None: ...
     def read_secret_key(self, namespace: str, name: str, key: str) -> str | None: ...
 
 
-def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An ApiClient from a kubeconfig file, $KUBECONFIG, or the in-cluster service account."""
+class KubeGateway(KubeReader, KubeWriter, Protocol):
+    """Reads and writes straight against the API server."""
+
+    def list_rollouts(self, namespace: str | None) -> list[dict[str, Any]]: ...
+    def list_model_versions(self, namespace: str) -> list[dict[str, Any]]: ...
+
+
+def load_api_client(kubeconfig: str | None = None, pool_size: int | None = None) -> client.ApiClient:
+    """An ApiClient from a kubeconfig file, $KUBECONFIG, or the in-cluster service account.
+
+    `pool_size` should be at least the number of threads sharing the client: urllib3 otherwise
+    opens and drops extra connections ("Connection pool is full") under load.
+    """
     configuration = client.Configuration()
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
     if kubeconfig:
         config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
@@ -119,29 +191,16 @@ class KubernetesGateway:
         listing = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, MODELVERSIONS)
         return list(cast(dict[str, Any], listing).get("items", []))
 
+    def model_versions(self, namespace: str, model: str, names: Iterable[str]) -> dict[str, ModelVersion]:
+        versions = parse_model_versions(self.list_model_versions(namespace))
+        wanted = set(names)
+        return {n: v for n, v in versions.items() if v.spec.model == model or n in wanted}
+
     def list_deployments(self, namespace: str, rollout: str) -> list[ObservedDeployment]:
         response = self.apps.list_namespaced_deployment(
             namespace, label_selector=f"{ROLLOUT_LABEL}={rollout}", _preload_content=False
         )
-        observed: list[ObservedDeployment] = []
-        for item in json.loads(cast(Any, response).data)["items"]:
-            meta, spec, status = item["metadata"], item.get("spec", {}), item.get("status", {})
-            annotations = meta.get("annotations") or {}
-            labels = meta.get("labels") or {}
-            current = status.get("observedGeneration", 0) >= meta.get("generation", 0)
-            # Until the controller has seen the latest spec, readiness may describe old pods.
-            ready = min(status.get("readyReplicas", 0), status.get("updatedReplicas", 0)) if current else 0
-            observed.append(
-                ObservedDeployment(
-                    name=meta["name"],
-                    model_version=annotations.get(MODEL_VERSION_ANNOTATION, meta["name"]),
-                    label=labels.get(VERSION_LABEL, ""),
-                    replicas=int(spec.get("replicas", 0)),
-                    ready=int(ready),
-                    controller=controller_of(meta),
-                )
-            )
-        return observed
+        return [observed_deployment(item) for item in json.loads(cast(Any, response).data)["items"]]
 
     def get_services(self, namespace: str, names: list[str]) -> dict[str, ObservedService]:
         services: dict[str, ObservedService] = {}
@@ -152,12 +211,7 @@ class KubernetesGateway:
                 if error.status == 404:
                     continue
                 raise
-            body = json.loads(cast(Any, response).data)
-            services[name] = ObservedService(
-                name=name,
-                selector=dict(body.get("spec", {}).get("selector") or {}),
-                controller=controller_of(body.get("metadata") or {}),
-            )
+            services[name] = observed_service(json.loads(cast(Any, response).data))
         return services
 
     def get_controller(self, kind: str, namespace: str, name: str) -> tuple[bool, Controller | None]:
@@ -183,20 +237,23 @@ class KubernetesGateway:
 
     # ---------------------------------------------------------------- writes
 
-    def apply(self, manifest: dict[str, Any]) -> None:
-        """Server-side apply: create or update in one idempotent call."""
+    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply: create or update in one idempotent call; returns the stored object."""
         meta = manifest["metadata"]
         kwargs: dict[str, Any] = {
             "field_manager": FIELD_MANAGER,
             "force": True,
             "_content_type": APPLY_CONTENT_TYPE,
+            "_preload_content": False,
         }
+        response: Any
         if manifest["kind"] == "Deployment":
-            self.apps.patch_namespaced_deployment(meta["name"], meta["namespace"], manifest, **kwargs)
+            response = self.apps.patch_namespaced_deployment(meta["name"], meta["namespace"], manifest, **kwargs)
         elif manifest["kind"] == "Service":
-            self.core.patch_namespaced_service(meta["name"], meta["namespace"], manifest, **kwargs)
+            response = self.core.patch_namespaced_service(meta["name"], meta["namespace"], manifest, **kwargs)
         else:
             raise ValueError(f"cannot apply kind {manifest['kind']}")
+        return cast(dict[str, Any], json.loads(response.data))
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         """Scale a Deployment whose ModelVersion is gone (no template to apply)."""
@@ -208,8 +265,8 @@ class KubernetesGateway:
             if error.status != 404:
                 raise
 
-    def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> bool:
-        """Write status guarded by the resourceVersion read; False on a conflict."""
+    def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> dict[str, Any] | None:
+        """Write status guarded by the resourceVersion read; the stored Rollout, or None on a conflict."""
         meta = rollout["metadata"]
         body = {
             "apiVersion": rollout["apiVersion"],
@@ -223,18 +280,18 @@ class KubernetesGateway:
             "status": status,
         }
         try:
-            self.custom.replace_namespaced_custom_object_status(
+            stored = self.custom.replace_namespaced_custom_object_status(
                 GROUP, VERSION, meta["namespace"], ROLLOUTS, meta["name"], body, field_manager=FIELD_MANAGER
             )
         except ApiException as error:
             if error.status in (404, 409):
-                return False
+                return None
             raise
-        return True
+        return cast(dict[str, Any], stored)
 
-    def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+    def patch_model_version_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            self.custom.patch_namespaced_custom_object_status(
+            stored = self.custom.patch_namespaced_custom_object_status(
                 GROUP,
                 VERSION,
                 namespace,
@@ -247,6 +304,8 @@ class KubernetesGateway:
         except ApiException as error:
             if error.status != 404:
                 raise
+            return None
+        return cast(dict[str, Any], stored)
 
     def emit_event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """A core/v1 Event on `obj`; failures are logged, never fatal (events are informational)."""

@@ -13,15 +13,16 @@ from typing import Any
 
 import kopf
 
-from modelrollout.adapters.kube import KubernetesGateway, load_api_client
+from modelrollout.adapters.kube import KubernetesGateway, controller_of, load_api_client
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
+from modelrollout.handlers.cache import INDEXES, ROLLOUTS_BY_MODEL, ClusterCache, WriteThrough
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
 from modelrollout.handlers.settings import load_settings
-from modelrollout.handlers.workers import WorkerRegistry
+from modelrollout.handlers.workers import RECONCILE_THREADS, WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,14 @@ class OperatorState:
 
     registry: WorkerRegistry | None = None
     gateway: KubernetesGateway | None = None
+    cache: ClusterCache | None = None
 
 
 STATE = OperatorState()
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -46,13 +48,19 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     operator_settings = memo.get("settings") or load_settings(
         prometheus_url=os.environ.get("MODELROLLOUT_PROMETHEUS_URL"), namespace=os.environ.get("POD_NAMESPACE")
     )
-    gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None))
+    # Every reconcile thread holds at most one connection at a time, plus kopf's status patches.
+    gateway = KubernetesGateway(load_api_client(os.environ.get("KUBECONFIG") or None, pool_size=RECONCILE_THREADS + 4))
+    # kopf hands its indexes (empty until their first listing) to every handler, startup included.
+    cache = ClusterCache({index: kwargs[index] for index in INDEXES})
+    writer = WriteThrough(gateway, cache)
     analyzer = PrometheusAnalyzer(gateway, operator_settings)
     STATE.gateway = gateway
+    STATE.cache = cache
     STATE.registry = WorkerRegistry(
         lambda namespace, name: reconcile_rollout(
-            gateway, namespace, name, analyzer, utcnow, settings=operator_settings
-        )
+            cache, writer, namespace, name, analyzer, utcnow, settings=operator_settings
+        ),
+        max_threads=RECONCILE_THREADS,
     )
 
 
@@ -62,28 +70,58 @@ async def shutdown(**_: Any) -> None:
         await STATE.registry.stop_all()
 
 
+def is_echo(kind: str, event: kopf.RawEvent, namespace: str, name: str) -> bool:
+    """An event that only reports our own last write: the pass that wrote it already saw it."""
+    version = str(event["object"].get("metadata", {}).get("resourceVersion", ""))
+    return STATE.cache is not None and STATE.cache.is_echo(kind, namespace, name, version)
+
+
 @kopf.on.event(GROUP, VERSION, "rollouts")
 async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
     if STATE.registry is None or namespace is None or name is None:
         return
     if event["type"] == "DELETED":
         await STATE.registry.stop(namespace, name)
-    else:
+        if STATE.cache is not None:
+            STATE.cache.forget("Rollout", namespace, name)
+    elif not is_echo("Rollout", event, namespace, name):
         STATE.registry.wake(namespace, name)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
-async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
-    """Readiness changes of a version's pods move a rollout forward without waiting for a resync."""
-    if STATE.registry is not None and namespace is not None:
-        STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+def wake_owner(kind: str, event: kopf.RawEvent, namespace: str | None, name: str | None) -> None:
+    """Wake the Rollout that owns a changed (or deleted) child, found by owner reference or label."""
+    if STATE.registry is None or namespace is None or name is None:
+        return
+    meta: dict[str, Any] = dict(event["object"].get("metadata") or {})
+    if event["type"] == "DELETED":
+        if STATE.cache is not None:
+            STATE.cache.forget(kind, namespace, name)
+    elif is_echo(kind, event, namespace, name):
+        return
+    controller = controller_of(meta)
+    owner = controller.name if controller is not None and controller.kind == "Rollout" else None
+    owner = owner or (meta.get("labels") or {}).get(ROLLOUT_LABEL)
+    if owner:
+        STATE.registry.wake_existing(namespace, owner)
+
+
+@kopf.on.event("apps", "v1", "deployments")
+async def deployment_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
+    """Readiness changes and hand edits of a version's Deployment wake its Rollout at once."""
+    wake_owner("Deployment", event, namespace, name)
+
+
+@kopf.on.event("", "v1", "services")
+async def service_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
+    """A hand-edited selector or a deleted Service is put back by the next pass, not the next resync."""
+    wake_owner("Service", event, namespace, name)
 
 
 @kopf.on.event(GROUP, VERSION, "modelversions")
 async def model_version_event(
-    event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
+    event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **kwargs: Any
 ) -> None:
-    """Register new versions in the registry (status.stage) and let rollouts re-validate."""
+    """Register new versions in the registry (status.stage) and let this model's rollouts re-validate."""
     if namespace is None or name is None or event["type"] == "DELETED":
         return
     try:
@@ -100,5 +138,7 @@ async def model_version_event(
             name,
             update.model_dump(by_alias=True, exclude_none=True, mode="json"),
         )
-    if STATE.registry is not None:
-        STATE.registry.wake_namespace(namespace)
+    if STATE.registry is not None and not is_echo("ModelVersion", event, namespace, name):
+        rollouts: kopf.Index[tuple[str, str], str] = kwargs[ROLLOUTS_BY_MODEL]
+        for rollout in list(rollouts.get((namespace, spec.model), [])):
+            STATE.registry.wake_existing(namespace, rollout)

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from modelrollout.adapters.kube import KubeGateway
+from modelrollout.adapters.kube import KubeReader, KubeWriter
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
@@ -41,8 +41,10 @@ from modelrollout.core.support import unsupported_features
 
 log = logging.getLogger(__name__)
 
-# Look again at least this often, even when nothing wakes the worker.
-RESYNC_SECONDS = 15.0
+# Look again at least this often, even when nothing wakes the worker. Every input of a pass is
+# watched (the Rollout, its ModelVersions, Deployments and Services), so this only bounds the
+# damage of a lost watch event; a short resync would cost CPU at thousands of idle Rollouts.
+RESYNC_SECONDS = 120.0
 INVALID_RECHECK_SECONDS = 30.0
 DEFAULT_SETTINGS = OperatorSettings()
 
@@ -64,19 +66,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVersion]:
-    """Every ModelVersion of the namespace that parses (admission already validated them)."""
-    versions: dict[str, ModelVersion] = {}
-    for raw in kube.list_model_versions(namespace):
-        try:
-            versions[raw["metadata"]["name"]] = ModelVersion.model_validate(raw)
-        except ValidationError as error:
-            log.warning("ModelVersion %s/%s unreadable: %s", namespace, raw["metadata"]["name"], error)
-    return versions
-
-
 def observe(
-    kube: KubeGateway, namespace: str, name: str, spec: RolloutSpec | None, versions: Mapping[str, ModelVersion]
+    kube: KubeReader, namespace: str, name: str, spec: RolloutSpec | None, versions: Mapping[str, ModelVersion]
 ) -> Observed:
     listed = kube.list_deployments(namespace, name)
     deployments = {
@@ -118,7 +109,8 @@ def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) 
 
 
 def reconcile_rollout(
-    kube: KubeGateway,
+    reader: KubeReader,
+    kube: KubeWriter,
     namespace: str,
     name: str,
     analyzer: Analyzer | None = None,
@@ -126,7 +118,7 @@ def reconcile_rollout(
     settings: OperatorSettings = DEFAULT_SETTINGS,
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
-    raw = kube.get_rollout(namespace, name)
+    raw = reader.get_rollout(namespace, name)
     if raw is None:
         return None
     meta = raw["metadata"]
@@ -141,8 +133,10 @@ def reconcile_rollout(
         write_status(kube, raw, raw_status, unreadable_spec_status(status, generation, message, now))
         return INVALID_RECHECK_SECONDS
 
-    versions = read_model_versions(kube, namespace)
-    observed = observe(kube, namespace, name, spec, versions)
+    # This model's versions, and any other the spec names (validation reports its wrong model).
+    named = [*versions_to_deploy(spec), *(v for v in (status.stable_version, status.candidate_version) if v)]
+    versions = reader.model_versions(namespace, spec.model, named)
+    observed = observe(reader, namespace, name, spec, versions)
     invalid = tuple(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
         + unsupported_features(spec)
@@ -183,7 +177,7 @@ def reconcile_rollout(
     return min(waits)
 
 
-def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
+def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
     namespace = rollout["metadata"]["namespace"]
     name = rollout["metadata"]["name"]
     if isinstance(action, EnsureDeployment):
@@ -214,10 +208,10 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
             )
 
 
-def write_status(kube: KubeGateway, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
+def write_status(kube: KubeWriter, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
     """Write only real changes; a conflict is left to the next pass."""
     new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
     old = RolloutStatus.model_validate(raw_status).model_dump(by_alias=True, exclude_none=True, mode="json")
     if new == old and raw_status:
         return True
-    return kube.replace_rollout_status(rollout, new)
+    return kube.replace_rollout_status(rollout, new) is not None

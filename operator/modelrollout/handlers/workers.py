@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 ERROR_BACKOFF_SECONDS = 5.0
 # Coalesces bursts of watch events into one pass.
 DEBOUNCE_SECONDS = 0.05
+# Passes running at once; the API client's connection pool is sized to match.
+RECONCILE_THREADS = 16
 
 Key = tuple[str, str]
 PassFn = Callable[[str, str], float | None]
@@ -61,7 +63,7 @@ class Worker:
 class WorkerRegistry:
     """Starts, wakes and stops the per-Rollout workers."""
 
-    def __init__(self, run_pass: PassFn, max_threads: int = 16) -> None:
+    def __init__(self, run_pass: PassFn, max_threads: int = RECONCILE_THREADS) -> None:
         self.run_pass = run_pass
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="reconcile")
         self.workers: dict[Key, Worker] = {}
