@@ -8,6 +8,7 @@ else wrote first; the next pass recomputes), ModelVersion status by merge patch.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from kubernetes.client.exceptions import ApiException as ApiException  # re-exported for handlers
 from pydantic import ValidationError
 
 from modelrollout.adapters.manifests import MODEL_VERSION_ANNOTATION
@@ -51,6 +52,14 @@ class ObservedService:
     selector: dict[str, str]
     controller: Controller | None = None
     resource_version: str = ""
+
+
+def api_error_message(error: ApiException) -> str:
+    """The API server's own words for a refused request (its Status message), with the HTTP code."""
+    message = ""
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        message = str(json.loads(error.body or "{}").get("message", ""))
+    return f"{message or error.reason} (HTTP {error.status})"
 
 
 def controller_of(meta: dict[str, Any]) -> Controller | None:

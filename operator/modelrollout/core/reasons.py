@@ -16,6 +16,7 @@ COMPLETED: Final = "Completed"
 INVALID_SPEC: Final = "InvalidSpec"
 ANALYSIS_FAILED: Final = "AnalysisFailed"
 METRIC_WARNING: Final = "MetricWarning"
+ACTION_FAILED: Final = "ActionFailed"
 
 # ------------------------------------------------------------- reasons
 
@@ -52,3 +53,7 @@ NO_CRITICAL_FAILURE: Final = "NoCriticalFailure"
 # MetricWarning
 WARNING_METRIC_FAILED: Final = "WarningMetricFailed"
 NO_WARNINGS: Final = "NoWarnings"
+
+# ActionFailed
+API_ERROR: Final = "ApiError"
+ACTIONS_APPLIED: Final = "ActionsApplied"

@@ -7,20 +7,20 @@ actions are desired states, and the status write is guarded by the resourceVersi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from modelrollout.adapters.kube import KubeReader, KubeWriter
+from modelrollout.adapters.kube import ApiException, KubeReader, KubeWriter, api_error_message
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import AnalysisStatus, RolloutSpec, RolloutStatus
 from modelrollout.api.settings import OperatorSettings
 from modelrollout.api.validation import validate_rollout
-from modelrollout.core import naming
+from modelrollout.core import naming, reasons
 from modelrollout.core.actions import (
     Action,
     EmitEvent,
@@ -30,6 +30,7 @@ from modelrollout.core.actions import (
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.connections import connection_problems
+from modelrollout.core.failure import applied_status, failed_status
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
@@ -166,15 +167,45 @@ def reconcile_rollout(
             invalid=invalid,
         )
     )
-    for action in decision.actions:
-        apply_action(kube, raw, observed, action, now)
-    write_status(kube, raw, raw_status, decision.status)
+    action: Action | None = None
+    try:
+        for action in in_order(decision.actions):
+            apply_action(kube, raw, observed, action, now)
+    except ApiException as error:
+        # Expected (403, 422, a full IP range...): one log line, status and one Warning Event.
+        message = f"{describe(action)}: {api_error_message(error)}"
+        failed, news, retry = failed_status(status, generation, message, now)
+        log.warning("rollout %s/%s: %s; retrying in %.0fs", namespace, name, message, retry)
+        if news:
+            kube.emit_event(raw, "Warning", reasons.ACTION_FAILED, message)
+        write_status(kube, raw, raw_status, failed)
+        return retry
+    write_status(kube, raw, raw_status, applied_status(decision.status, generation, now))
     if invalid:
         return INVALID_RECHECK_SECONDS
     waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
     if next_measurement is not None:
         waits.append(max(next_measurement, 0.2))
     return min(waits)
+
+
+def in_order(actions: Iterable[Action]) -> list[Action]:
+    """Writes to children first, then ModelVersion stages, then Events: what an Event or a stage
+    says has happened once the actions before it succeeded (a failure stops the pass)."""
+    rank = {SetModelVersionStage: 1, EmitEvent: 2}
+    return sorted(actions, key=lambda action: rank.get(type(action), 0))
+
+
+def describe(action: Action | None) -> str:
+    if isinstance(action, EnsureDeployment):
+        return f"scaling the Deployment of {action.version} to {action.replicas}"
+    if isinstance(action, SetServiceSelector):
+        return f"pointing Service {action.service} at {action.version_label or 'every version'}"
+    if isinstance(action, SetModelVersionStage):
+        return f"marking {action.version} {action.stage}"
+    if isinstance(action, EmitEvent):
+        return f"posting Event {action.reason}"
+    return "applying an action"
 
 
 def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
