@@ -40,3 +40,23 @@ def test_a_refused_service_leaves_an_honest_status_until_the_cause_is_gone(
     condition = kube.condition("sa", "ActionFailed")
     assert condition is not None and condition["status"] == "False"
     assert kube.model_version_status("sa-2-3-1")["stage"] == "production"
+
+
+def test_a_pod_template_the_api_server_refuses_is_an_invalid_spec_with_nothing_created(
+    kube: Cluster, operator: OperatorProcess
+) -> None:
+    bad = model_version("sa-2-3-1", "2.3.1")
+    bad["spec"]["template"]["metadata"] = {"labels": {"tier": "not a label value!"}}
+    kube.create(bad)
+    kube.create(canary_rollout("sa", "sa-2-3-1", [{"setWeight": 50}, {"pause": {}}]))
+
+    def invalid() -> dict[str, str] | None:
+        condition = kube.condition("sa", "InvalidSpec")
+        return condition if condition and condition["status"] == "True" else None
+
+    condition = kube.wait(invalid, "InvalidSpec condition")
+    assert "the API server refuses Deployment sa-2.3.1" in condition["message"]
+    assert "not a label value!" in condition["message"]
+    assert kube.status("sa")["phase"] == "Degraded"
+    kube.hold(lambda: kube.deployment_names() == [] and kube.service_names() == [], "nothing created", seconds=5)
+    assert kube.reasons("sa").count("InvalidSpec") == 1

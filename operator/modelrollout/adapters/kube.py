@@ -130,7 +130,7 @@ class KubeReader(Protocol):
 class KubeWriter(Protocol):
     """What a reconcile pass writes. Writes return the object as the API server stored it."""
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]: ...
+    def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def replace_rollout_status(self, rollout: dict[str, Any], status: dict[str, Any]) -> dict[str, Any] | None: ...
     def patch_model_version_status(
@@ -246,8 +246,11 @@ class KubernetesGateway:
 
     # ---------------------------------------------------------------- writes
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply: create or update in one idempotent call; returns the stored object."""
+    def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply: create or update in one idempotent call; returns the stored object.
+
+        With `dry_run` the API server validates and admits the object but stores nothing.
+        """
         meta = manifest["metadata"]
         kwargs: dict[str, Any] = {
             "field_manager": FIELD_MANAGER,
@@ -255,6 +258,8 @@ class KubernetesGateway:
             "_content_type": APPLY_CONTENT_TYPE,
             "_preload_content": False,
         }
+        if dry_run:
+            kwargs["dry_run"] = "All"
         response: Any
         if manifest["kind"] == "Deployment":
             response = self.apps.patch_namespaced_deployment(meta["name"], meta["namespace"], manifest, **kwargs)

@@ -226,8 +226,10 @@ class WriteThrough:
         self.writer = writer
         self.cache = cache
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        stored = self.writer.apply(manifest)
+    def apply(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        stored = self.writer.apply(manifest, dry_run)
+        if dry_run:
+            return stored
         meta = stored.get("metadata") or {}
         version = str(meta.get("resourceVersion", ""))
         if stored.get("kind", manifest["kind"]) == "Deployment":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -153,20 +154,25 @@ def reconcile_rollout(
     if scope is not None and analyzer is not None:
         status.analysis, summary, next_measurement = analyzer(raw, spec, status, scope, now)
 
-    decision = reconcile(
-        RolloutInput(
-            name=name,
-            namespace=namespace,
-            generation=generation,
-            spec=spec,
-            status=status,
-            observed=observed,
-            now=now,
-            control=control,
-            analysis=summary,
-            invalid=invalid,
-        )
+    inp = RolloutInput(
+        name=name,
+        namespace=namespace,
+        generation=generation,
+        spec=spec,
+        status=status,
+        observed=observed,
+        now=now,
+        control=control,
+        analysis=summary,
+        invalid=invalid,
     )
+    decision = reconcile(inp)
+    refused = refused_children(kube, raw, observed, decision.actions)
+    if refused:
+        # What only the API server knows is wrong (a port of 70000, a 300 kB annotation...) is an
+        # invalid spec too: said once, with nothing created, instead of a write failing for ever.
+        invalid = (*invalid, *refused)
+        decision = reconcile(replace(inp, invalid=invalid))
     action: Action | None = None
     try:
         for action in in_order(decision.actions):
@@ -187,6 +193,32 @@ def reconcile_rollout(
     if next_measurement is not None:
         waits.append(max(next_measurement, 0.2))
     return min(waits)
+
+
+def refused_children(
+    kube: KubeWriter, rollout: dict[str, Any], observed: Observed, actions: Iterable[Action]
+) -> list[str]:
+    """Deployments about to be created, tried first as a server-side dry run; the API server's
+    reasons for refusing any (bad requests only: other errors are the real write's to report)."""
+    problems: list[str] = []
+    for action in actions:
+        # Only Deployments: their pod template is the user's; Services are built from checked fields.
+        if not isinstance(action, EnsureDeployment) or action.version in observed.deployments:
+            continue
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            continue
+        manifest = deployment_manifest(rollout, action.version, model_version, action.replicas)
+        try:
+            kube.apply(manifest, dry_run=True)
+        except ApiException as error:
+            if error.status in (400, 422):
+                child = manifest["metadata"]["name"]
+                problems.append(
+                    f"ModelVersion {action.version}: the API server refuses Deployment {child}: "
+                    f"{api_error_message(error)}"
+                )
+    return problems
 
 
 def in_order(actions: Iterable[Action]) -> list[Action]:
