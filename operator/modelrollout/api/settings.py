@@ -61,6 +61,28 @@ class PodPolicy(SpecModel):
     allow_host_path: bool = Field(default=False, description="Allow hostPath volumes.")
 
 
+class LeaderElection(SpecModel):
+    """One active operator among replicas: the holder of a coordination.k8s.io Lease acts, the others wait.
+
+    A standby takes over about `leaseSeconds` after the leader stops renewing (killed, partitioned).
+    """
+
+    enabled: bool = Field(default=False, description="Elect a leader; required when more than one replica runs.")
+    lease_name: DnsLabel = Field(default="modelrollout-operator", description="The Lease, in the operator's namespace.")
+    lease_seconds: int = Field(default=10, ge=3, le=300, description="How long a lease lasts without renewal.")
+    renew_seconds: int = Field(
+        default=7, ge=2, le=299, description="The leader gives up when it could not renew for this long."
+    )
+    retry_seconds: int = Field(default=2, ge=1, le=60, description="Time between attempts to acquire or renew.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderElection:
+        # The leader must give up before a standby may take over, with a retry to spare.
+        if not self.lease_seconds > self.renew_seconds > self.retry_seconds * 1.2:
+            raise ValueError("leaderElection: need leaseSeconds > renewSeconds > 1.2 x retrySeconds")
+        return self
+
+
 class OperatorSettings(SpecModel):
     """Settings of one operator installation."""
 
@@ -75,6 +97,9 @@ class OperatorSettings(SpecModel):
         default=DEFAULT_CONNECTION, description="The connection of Rollouts that name none."
     )
     pod_policy: PodPolicy = Field(default_factory=PodPolicy, description="Policy for ModelVersion pod templates.")
+    leader_election: LeaderElection = Field(
+        default_factory=LeaderElection, description="Leader election among operator replicas."
+    )
 
     @model_validator(mode="after")
     def _unique_connections(self) -> OperatorSettings:

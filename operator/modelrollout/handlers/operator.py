@@ -19,7 +19,8 @@ from modelrollout.api.labels import ROLLOUT_LABEL
 from modelrollout.api.modelversion import ModelVersionSpec, ModelVersionStatus
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
-from modelrollout.handlers.cache import INDEXES, ROLLOUTS_BY_MODEL, ClusterCache, WriteThrough
+from modelrollout.handlers.cache import INDEXES, ROLLOUTS, ROLLOUTS_BY_MODEL, ClusterCache, WriteThrough
+from modelrollout.handlers.leadership import Leadership
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
 from modelrollout.handlers.settings import load_settings
 from modelrollout.handlers.workers import RECONCILE_THREADS, WorkerRegistry
@@ -39,7 +40,7 @@ STATE = OperatorState()
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -61,7 +62,21 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -
             cache, writer, namespace, name, analyzer, utcnow, settings=operator_settings
         ),
         max_threads=RECONCILE_THREADS,
+        leading=not operator_settings.leader_election.enabled,
     )
+    if operator_settings.leader_election.enabled:
+        loop = asyncio.get_running_loop()
+        rollouts: kopf.Index[tuple[str, str], Any] = kwargs[ROLLOUTS]
+        registry = STATE.registry
+
+        def started() -> None:
+            loop.call_soon_threadsafe(lambda: registry.lead(list(rollouts)))
+
+        def stopped() -> None:
+            asyncio.run_coroutine_threadsafe(registry.follow(), loop).result()
+
+        namespace = operator_settings.namespace or os.environ.get("POD_NAMESPACE") or "default"
+        Leadership(gateway.api_client, operator_settings.leader_election, namespace, started, stopped).start()
 
 
 @kopf.on.cleanup()
@@ -130,8 +145,9 @@ async def model_version_event(
     except ValueError as error:
         log.warning("ModelVersion %s/%s unreadable: %s", namespace, name, error)
         return
+    leading = STATE.registry is not None and STATE.registry.leading
     update = registered(spec, status, utcnow())
-    if update is not None and STATE.gateway is not None:
+    if update is not None and STATE.gateway is not None and leading:
         await asyncio.to_thread(
             STATE.gateway.patch_model_version_status,
             namespace,
