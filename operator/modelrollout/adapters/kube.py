@@ -11,6 +11,8 @@ import base64
 import contextlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +31,10 @@ from modelrollout.api.rollout import PLURAL as ROLLOUTS
 from modelrollout.core.observed import Controller
 
 log = logging.getLogger(__name__)
+
+# Events remembered for de-duplication (the least recently posted are forgotten first).
+POSTED_EVENTS_KEPT = 10_000
+EventKey = tuple[str, str, str, str, str]  # namespace, object uid, type, reason, message
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE = "application/merge-patch+json"
@@ -171,6 +177,8 @@ class KubernetesGateway:
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client
+        self.posted_events: OrderedDict[EventKey, tuple[str, int]] = OrderedDict()
+        self.events_lock = threading.Lock()
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
@@ -322,30 +330,57 @@ class KubernetesGateway:
         return cast(dict[str, Any], stored)
 
     def emit_event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event on `obj`; failures are logged, never fatal (events are informational)."""
+        """A core/v1 Event on `obj`; failures are logged, never fatal (events are informational).
+
+        The same Event again (same object, type, reason and message) raises the count and
+        lastTimestamp of the one already posted, as client-go's event correlator does.
+        """
         meta = obj["metadata"]
+        namespace = meta["namespace"]
+        message = message[:1024]
         now = datetime.now(UTC)
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
-            involved_object=client.V1ObjectReference(
-                api_version=obj.get("apiVersion"),
-                kind=obj.get("kind"),
-                name=meta["name"],
-                namespace=meta["namespace"],
-                uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            reason=reason,
-            message=message[:1024],
-            type=type_,
-            source=client.V1EventSource(component="modelrollout"),
-            reporting_component="modelrollout.io/operator",
-            reporting_instance="modelrollout",
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-        )
+        key = (namespace, str(meta.get("uid", meta["name"])), type_, reason, message)
+        with self.events_lock:
+            seen = self.posted_events.pop(key, None)
         try:
-            self.core.create_namespaced_event(meta["namespace"], event)
+            if seen is not None:
+                name, count = seen
+                # metav1.Time: whole seconds
+                patch = {"count": count + 1, "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                try:
+                    self.core.patch_namespaced_event(name, namespace, patch)
+                    self.remember_event(key, name, count + 1)
+                    return
+                except ApiException as error:
+                    if error.status != 404:  # expired (1 h by default): post it afresh
+                        raise
+            event = client.CoreV1Event(
+                metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=namespace),
+                involved_object=client.V1ObjectReference(
+                    api_version=obj.get("apiVersion"),
+                    kind=obj.get("kind"),
+                    name=meta["name"],
+                    namespace=namespace,
+                    uid=meta.get("uid"),
+                    resource_version=meta.get("resourceVersion"),
+                ),
+                reason=reason,
+                message=message,
+                type=type_,
+                source=client.V1EventSource(component="modelrollout"),
+                reporting_component="modelrollout.io/operator",
+                reporting_instance="modelrollout",
+                first_timestamp=now,
+                last_timestamp=now,
+                count=1,
+            )
+            created = self.core.create_namespaced_event(namespace, event)
+            self.remember_event(key, str(created.metadata.name), 1)
         except ApiException as error:
             log.warning("could not post event %s on %s: %s", reason, meta["name"], error.reason)
+
+    def remember_event(self, key: EventKey, name: str, count: int) -> None:
+        with self.events_lock:
+            self.posted_events[key] = (name, count)
+            while len(self.posted_events) > POSTED_EVENTS_KEPT:
+                self.posted_events.popitem(last=False)  # the least recently posted
