@@ -81,9 +81,11 @@ def observed_deployment(item: dict[str, Any]) -> ObservedDeployment:
     meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
     annotations = meta.get("annotations") or {}
     labels = meta.get("labels") or {}
-    current = status.get("observedGeneration", 0) >= meta.get("generation", 0)
-    # Until the controller has seen the latest spec, readiness may describe old pods.
-    ready = min(status.get("readyReplicas", 0), status.get("updatedReplicas", 0)) if current else 0
+    # Ready pods of the current template. Every pod of this Deployment serves the same version
+    # (the name and the pod labels carry it), so while the controller has not yet seen a new spec
+    # (our own scale change, read back at once from the write or its watch echo) its ready pods
+    # still serve that version: counting none would pull traffic off a version that has them.
+    ready = min(status.get("readyReplicas", 0), status.get("updatedReplicas", 0), int(spec.get("replicas", 0)))
     return ObservedDeployment(
         name=meta["name"],
         model_version=annotations.get(MODEL_VERSION_ANNOTATION, meta["name"]),

@@ -174,9 +174,10 @@ def reconcile_rollout(
         invalid = (*invalid, *refused)
         decision = reconcile(replace(inp, invalid=invalid))
     action: Action | None = None
+    changed = False
     try:
         for action in in_order(decision.actions):
-            apply_action(kube, raw, observed, action, now)
+            changed = apply_action(kube, raw, observed, action, now) or changed
     except ApiException as error:
         # Expected (403, 422, a full IP range...): one log line, status and one Warning Event.
         message = f"{describe(action)}: {api_error_message(error)}"
@@ -190,6 +191,11 @@ def reconcile_rollout(
     if invalid:
         return INVALID_RECHECK_SECONDS
     waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
+    if changed:
+        # The cache already holds what this pass wrote (and the watch echo of it wakes nobody), so
+        # the next step need not wait for a fixed requeue: e.g. a Service switched, then the weight
+        # step that waited on it completes in the very next pass.
+        waits.append(0.0)
     if next_measurement is not None:
         waits.append(max(next_measurement, 0.2))
     return min(waits)
@@ -240,35 +246,39 @@ def describe(action: Action | None) -> str:
     return "applying an action"
 
 
-def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
+def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> bool:
+    """Applies one action unless the cluster already is that way; whether a child changed."""
     namespace = rollout["metadata"]["namespace"]
     name = rollout["metadata"]["name"]
     if isinstance(action, EnsureDeployment):
         existing = observed.deployments.get(action.version)
         if existing is not None and existing.replicas == action.replicas:
-            return
+            return False
         model_version = observed.model_versions.get(action.version)
         if model_version is not None:
             kube.apply(deployment_manifest(rollout, action.version, model_version, action.replicas))
         elif existing is not None:
             kube.scale_deployment(namespace, existing.name, action.replicas)
-    elif isinstance(action, SetServiceSelector):
+        return True
+    if isinstance(action, SetServiceSelector):
         current = observed.services.get(action.service)
         manifest = service_manifest(rollout, action.service, action.role, action.version_label)
         if current is not None and dict(current.selector) == manifest["spec"]["selector"]:
-            return
+            return False
         kube.apply(manifest)
-    elif isinstance(action, EmitEvent):
+        return True
+    if isinstance(action, EmitEvent):
         kube.emit_event(rollout, action.type, action.reason, action.message)
     elif isinstance(action, SetModelVersionStage):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:
-            return
+            return False
         status = with_stage(model_version.status, action.stage, action.reason, name, now)
         if status is not None:
             kube.patch_model_version_status(
                 namespace, action.version, status.model_dump(by_alias=True, exclude_none=True, mode="json")
             )
+    return False
 
 
 def write_status(kube: KubeWriter, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
