@@ -31,4 +31,14 @@ def test_hand_edits_of_services_and_deployments_are_undone_on_their_watch_event(
 
     kube.apps.patch_namespaced_deployment_scale("sa-2.3.1", kube.namespace, {"spec": {"replicas": 1}})
     kube.wait(lambda: kube.replicas("sa") == {"2.3.1": (4, 4)} or None, "replicas restored", timeout=RESTORED_WITHIN)
+
+    def image() -> str:
+        deployment = kube.apps.read_namespaced_deployment("sa-2.3.1", kube.namespace)
+        return str(deployment.spec.template.spec.containers[0].image)
+
+    wanted_image = image()
+    edit = {"spec": {"template": {"spec": {"containers": [{"name": "server", "image": "example.com/other:1"}]}}}}
+    kube.apps.patch_namespaced_deployment("sa-2.3.1", kube.namespace, edit)
+    kube.wait(lambda: image() == wanted_image or None, "image restored", timeout=RESTORED_WITHIN)
+    kube.wait(lambda: kube.replicas("sa") == {"2.3.1": (4, 4)} or None, "pods ready again")
     assert kube.status("sa")["phase"] == "Healthy"

@@ -50,6 +50,14 @@ class ObservedDeployment:
     controller: Controller | None = None
     rollout: str | None = None  # the modelrollout.io/rollout label
     resource_version: str = ""
+    images: tuple[tuple[str, str], ...] = ()  # (container, image) of the pod template
+
+
+def template_images(deployment: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The (container name, image) pairs of a Deployment's pod template, init containers included."""
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+    return tuple(sorted((str(c.get("name", "")), str(c.get("image", ""))) for c in containers))
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ def observed_deployment(item: dict[str, Any]) -> ObservedDeployment:
         controller=controller_of(meta),
         rollout=labels.get(ROLLOUT_LABEL),
         resource_version=str(meta.get("resourceVersion", "")),
+        images=template_images(item),
     )
 
 

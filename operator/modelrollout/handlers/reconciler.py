@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from modelrollout.adapters.kube import ApiException, KubeReader, KubeWriter, api_error_message
+from modelrollout.adapters.kube import ApiException, KubeReader, KubeWriter, api_error_message, template_images
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.api.controls import CONTROL_ANNOTATION, parse_control
 from modelrollout.api.modelversion import ModelVersion
@@ -74,7 +74,7 @@ def observe(
     listed = kube.list_deployments(namespace, name)
     deployments = {
         d.model_version: DeploymentState(
-            version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready
+            version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready, images=d.images
         )
         for d in listed
     }
@@ -252,13 +252,19 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
     name = rollout["metadata"]["name"]
     if isinstance(action, EnsureDeployment):
         existing = observed.deployments.get(action.version)
-        if existing is not None and existing.replicas == action.replicas:
-            return False
         model_version = observed.model_versions.get(action.version)
         if model_version is not None:
-            kube.apply(deployment_manifest(rollout, action.version, model_version, action.replicas))
-        elif existing is not None:
-            kube.scale_deployment(namespace, existing.name, action.replicas)
+            manifest = deployment_manifest(rollout, action.version, model_version, action.replicas)
+            # A hand-edited image is drift too: the server-side apply puts the version's back.
+            if existing is not None and existing.replicas == action.replicas:
+                if existing.images == template_images(manifest):
+                    return False
+                log.info("Deployment %s/%s: pod template edited by hand; restoring", namespace, existing.name)
+            kube.apply(manifest)
+            return True
+        if existing is None or existing.replicas == action.replicas:
+            return False
+        kube.scale_deployment(namespace, existing.name, action.replicas)
         return True
     if isinstance(action, SetServiceSelector):
         current = observed.services.get(action.service)
