@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from modelrollout.routing.router import ActiveTarget, RoutePlan, RouteView
+from modelrollout.routing.router import ActiveTarget, RoutePlan, RouteView, full_size_promotion
 
 
 def split_replicas(total: int, weight: int) -> tuple[int, int]:
@@ -95,14 +95,4 @@ class ReplicasRouter:
         )
 
     def promote(self, view: RouteView) -> RoutePlan:
-        # The old stable keeps its pods until the switch; scale-down happens after the delay.
-        ready = view.candidate_ready >= view.total and view.candidate_replicas == view.total
-        return RoutePlan(
-            candidate_replicas=view.total,
-            stable_replicas=view.stable_replicas,
-            active="candidate" if ready else None,
-            canary="candidate" if ready else None,
-            weight=100 if ready else None,
-            settled=ready,
-            waiting_on_others=False,
-        )
+        return full_size_promotion(view)

@@ -62,6 +62,23 @@ class RoutePlan:
     mirror: int = 0
 
 
+def full_size_promotion(view: RouteView, *, with_route: bool = False) -> RoutePlan:
+    """The promotion plan every router shares: the candidate at full size first, then both
+    Services (and the route object, `with_route`) on it; the old stable keeps its pods until
+    the switch and is scaled down after the delay."""
+    ready = view.candidate_ready >= view.total and view.candidate_replicas == view.total
+    return RoutePlan(
+        candidate_replicas=view.total,
+        stable_replicas=view.stable_replicas,
+        active="candidate" if ready else None,
+        canary="candidate" if ready else None,
+        weight=100 if ready else None,
+        settled=ready,
+        waiting_on_others=False,
+        route_weight=100 if ready and with_route else None,
+    )
+
+
 class Router(Protocol):
     """One way of realising a weight. Implementations: one module each, picked in `factory`."""
 

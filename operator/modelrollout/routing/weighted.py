@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from modelrollout.routing.router import CanaryTarget, RoutePlan, RouteView
+from modelrollout.routing.router import CanaryTarget, RoutePlan, RouteView, full_size_promotion
 
 
 def candidate_replicas(total: int, weight: int) -> int:
@@ -65,16 +65,6 @@ class WeightedRouter:
         return view.route_weight or 0
 
     def promote(self, view: RouteView) -> RoutePlan:
-        # Full size first; then the stable Service switches to the candidate, which then takes
-        # every request whichever Service the route sends it to.
-        ready = view.candidate_ready >= view.total and view.candidate_replicas == view.total
-        return RoutePlan(
-            candidate_replicas=view.total,
-            stable_replicas=view.stable_replicas,
-            active="candidate" if ready else None,
-            canary="candidate" if ready else None,
-            weight=100 if ready else None,
-            settled=ready,
-            waiting_on_others=False,
-            route_weight=100 if ready else None,
-        )
+        # Once the stable Service selects the candidate it takes every request whichever Service
+        # the route sends it to.
+        return full_size_promotion(view, with_route=True)
