@@ -92,6 +92,11 @@ class Cluster:
         """The reasons of the Events on `name`, oldest first."""
         return [event.split(":", 1)[0] for event in self.events(name)]
 
+    def occurrences(self, name: str, reason: str) -> int:
+        """How often an Event of `reason` happened on `name` (a repeated Event is counted, not posted again)."""
+        events = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}")
+        return sum(e.count or 1 for e in events.items if e.reason == reason)
+
     def deployment_names(self) -> list[str]:
         return sorted(d.metadata.name for d in self.apps.list_namespaced_deployment(self.namespace).items)
 

@@ -379,6 +379,49 @@ REJECTED: list[tuple[str, Json, list[Mutation], list[str]]] = [
         [set_path("spec.template.spec.containers", [])],
         ["spec.template.spec.containers", "at least 1 items"],
     ),
+    # --- names that cannot become Service names, durations too short to act on
+    (
+        "name-with-a-dot",
+        CANARY,
+        [set_path("metadata.name", "support.agent")],
+        ["metadata.name: lowercase letters, digits and '-', starting with a letter"],
+    ),
+    (
+        "name-with-a-leading-digit",
+        CANARY,
+        [set_path("metadata.name", "1support")],
+        ["metadata.name: lowercase letters"],
+    ),
+    (
+        "name-too-long-for-preview",
+        CANARY,
+        [set_path("metadata.name", "a" * 56)],
+        ["metadata.name: at most 55 characters"],
+    ),
+    (
+        "interval-1ms",
+        CANARY,
+        [set_path("spec.analysis.interval", "1ms")],
+        ["spec.analysis.interval", "interval: at least 1s"],
+    ),
+    (
+        "window-0s",
+        CANARY,
+        [set_path("spec.analysis.window", "0s")],
+        ["spec.analysis.window", "window: at least 1s"],
+    ),
+    (
+        "timeout-0s",
+        CANARY,
+        [set_path("spec.analysis.prometheus", {"timeout": "0s"})],
+        ["spec.analysis.prometheus.timeout", "timeout: at least 100ms"],
+    ),
+    (
+        "empty-query",
+        CANARY,
+        [set_path("spec.analysis.metrics", [{"name": "errors", "query": "", "max": 0.05}])],
+        ["spec.analysis.metrics[0].query"],
+    ),
     (
         "duplicate-container",
         MV_240,

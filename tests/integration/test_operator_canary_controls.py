@@ -170,7 +170,7 @@ def test_abort_returns_all_traffic_to_stable_until_retry(
     assert kube.replicas("sa") == {"2.3.1": (2, 2), "2.4.0": (2, 2)}
     assert kube.selected_version("sa") == "*"
     assert kube.model_version_status(V2)["stage"] == "candidate"
-    assert kube.reasons("sa").count("RolloutStarted") == 2
+    assert kube.occurrences("sa", "RolloutStarted") == 2
 
     timeline.sync()
     assert [str(v) for v in timeline.violations()] == []

@@ -72,4 +72,8 @@ notifications:
 {{- end }}
 analytics:
 {{ toYaml .Values.analytics | indent 2 }}
+leaderElection:
+  enabled: {{ gt (int .Values.replicaCount) 1 }}
+  leaseName: {{ include "modelrollout.fullname" . }}
+{{ toYaml .Values.leaderElection | indent 2 }}
 {{- end -}}

@@ -37,6 +37,14 @@ def validations(*rules: JsonDict) -> JsonDict:
     return {"x-kubernetes-validations": values}
 
 
+def at_least(minimum: str, field: str) -> JsonDict:
+    """`json_schema_extra` of a duration field that must be at least `minimum` (a Go duration)."""
+    return {
+        "x-doc-type": "duration",
+        **validations(rule(f"duration(self) >= duration('{minimum}')", f"{field}: at least {minimum}")),
+    }
+
+
 def list_set() -> JsonDict:
     """A list of unique scalars (duplicates are rejected; server-side apply merges by value)."""
     return {"x-kubernetes-list-type": "set"}

@@ -76,10 +76,19 @@ def version_slug(semver: str) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a Z, the form Kubernetes uses for timestamps (naive means UTC)."""
+    """RFC 3339 in UTC with a Z, keeping microseconds (naive means UTC).
+
+    Decisions measure elapsed time from these strings, so cutting them to whole seconds would
+    end pauses, auto-promotions and deadlines up to a second early. Trailing zeros of the
+    fraction are dropped, as Go's RFC3339Nano does: a whole second reads "...:05Z".
+    """
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
 def parse_time(text: str) -> datetime:

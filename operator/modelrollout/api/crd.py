@@ -221,6 +221,8 @@ def openapi_schema(model: type[BaseModel]) -> Schema:
         },
         "required": ["spec"],
     }
+    if raw.get(_RULES):
+        schema[_RULES] = raw[_RULES]  # rules on the whole object, e.g. on metadata.name
     ordered: Schema = _sorted(schema)
     return ordered
 

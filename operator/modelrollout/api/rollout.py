@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from modelrollout.api.cel import JsonDict, JsonValue, list_map, list_set, merge, one_of, rule, validations
+from modelrollout.api.cel import JsonDict, JsonValue, at_least, list_map, list_set, merge, one_of, rule, validations
 from modelrollout.api.common import (
     Condition,
     DnsLabel,
@@ -50,7 +50,9 @@ class PrometheusSpec(SpecModel):
         ),
     )
     timeout: Duration | None = Field(
-        default=None, description="Per-query timeout; empty uses the connection's timeout (5s unless set)."
+        default=None,
+        description="Per-query timeout; empty uses the connection's timeout (5s unless set).",
+        json_schema_extra=at_least("100ms", "timeout"),
     )
 
 
@@ -143,6 +145,7 @@ class MetricSpec(SpecModel):
     )
     query: str | None = Field(
         default=None,
+        min_length=1,
         max_length=4096,
         description=(
             "PromQL template returning one number. Variables: {{rollout}}, {{namespace}}, {{model}}, "
@@ -177,7 +180,11 @@ class MetricSpec(SpecModel):
         ge=0,
         description="Failed measurements tolerated; the verdict fails when failures exceed it.",
     )
-    interval: Duration | None = Field(default=None, description="How often to measure; default analysis.interval.")
+    interval: Duration | None = Field(
+        default=None,
+        description="How often to measure; default analysis.interval.",
+        json_schema_extra=at_least("1s", "interval"),
+    )
     count: int | None = Field(
         default=None, ge=1, description="Measurements an analysis step takes before it passes; default 1."
     )
@@ -191,13 +198,16 @@ class MetricSpec(SpecModel):
 class AnalysisSpec(SpecModel):
     """Metrics that decide whether a rollout advances, and how missing data is treated."""
 
-    interval: Duration = Field(default="30s", description="Default time between measurements.")
+    interval: Duration = Field(
+        default="30s", description="Default time between measurements.", json_schema_extra=at_least("1s", "interval")
+    )
     window: Duration = Field(
         default="1m",
         description=(
             "The {{window}} template variable: the range of rate() in your own point-estimate queries. "
             "Verdicts with evidence count over {{range}}: everything since the candidate got traffic."
         ),
+        json_schema_extra=at_least("1s", "window"),
     )
     prometheus: PrometheusSpec | None = Field(
         default=None, description="Which Prometheus connection of the operator to read (by name)."
@@ -855,11 +865,26 @@ class RolloutStatus(StatusModel):
     )
 
 
+# The Rollout's name becomes Service names (`R`, `R-preview`, `R-canary`): RFC 1035 labels.
+NAME_MAX_LENGTH = 63 - len("-preview")
+_NAME_RULES = validations(
+    rule(
+        f"self.metadata.name.size() <= {NAME_MAX_LENGTH}",
+        f"metadata.name: at most {NAME_MAX_LENGTH} characters, so that the Service `<name>-preview` fits in 63",
+    ),
+    rule(
+        "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+        "metadata.name: lowercase letters, digits and '-', starting with a letter and ending with a letter or"
+        " digit (it names Services)",
+    ),
+)
+
+
 class Rollout(SpecModel):
     """Rollout moves the traffic of a model from its stable ModelVersion to spec.targetVersion by
     blue-green, canary steps or an A/B test, gated by Prometheus metrics, and rolls back on failure."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_NAME_RULES)
 
     api_version: Literal["modelrollout.io/v1alpha1"] = "modelrollout.io/v1alpha1"
     kind: Literal["Rollout"] = "Rollout"

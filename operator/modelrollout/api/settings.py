@@ -88,6 +88,28 @@ class GlobalWebhook(Webhook):
         return not self.namespaces or namespace in self.namespaces
 
 
+class LeaderElection(SpecModel):
+    """One active operator among replicas: the holder of a coordination.k8s.io Lease acts, the others wait.
+
+    A standby takes over about `leaseSeconds` after the leader stops renewing (killed, partitioned).
+    """
+
+    enabled: bool = Field(default=False, description="Elect a leader; required when more than one replica runs.")
+    lease_name: DnsLabel = Field(default="modelrollout-operator", description="The Lease, in the operator's namespace.")
+    lease_seconds: int = Field(default=10, ge=3, le=300, description="How long a lease lasts without renewal.")
+    renew_seconds: int = Field(
+        default=7, ge=2, le=299, description="The leader gives up when it could not renew for this long."
+    )
+    retry_seconds: int = Field(default=2, ge=1, le=60, description="Time between attempts to acquire or renew.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderElection:
+        # The leader must give up before a standby may take over, with a retry to spare.
+        if not self.lease_seconds > self.renew_seconds > self.retry_seconds * 1.2:
+            raise ValueError("leaderElection: need leaseSeconds > renewSeconds > 1.2 x retrySeconds")
+        return self
+
+
 class OperatorSettings(SpecModel):
     """Settings of one operator installation."""
 
@@ -115,6 +137,9 @@ class OperatorSettings(SpecModel):
     )
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="Port of the operator's /metrics endpoint (from --metrics-port)."
+    )
+    leader_election: LeaderElection = Field(
+        default_factory=LeaderElection, description="Leader election among operator replicas."
     )
 
     @model_validator(mode="after")

@@ -35,6 +35,7 @@ class DeploymentState:
     label: str  # the modelrollout.io/version label value of its pods
     replicas: int  # spec.replicas
     ready: int  # status.readyReplicas of the current generation's pods
+    images: tuple[tuple[str, str], ...] = ()  # (container, image) of its pod template, to see drift
 
 
 @dataclass(frozen=True)

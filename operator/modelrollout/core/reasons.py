@@ -17,6 +17,7 @@ INVALID_SPEC: Final = "InvalidSpec"
 ANALYSIS_FAILED: Final = "AnalysisFailed"
 METRIC_WARNING: Final = "MetricWarning"
 TRAFFIC_ROUTING: Final = "TrafficRouting"
+ACTION_FAILED: Final = "ActionFailed"
 
 # ------------------------------------------------------------- reasons
 
@@ -66,3 +67,6 @@ AB_TEST_RUNNING: Final = "ABTestRunning"
 AB_TEST_DECIDED: Final = "ABTestDecided"
 AB_TEST_CONCLUDED: Final = "ABTestConcluded"
 AB_CONTROL_MISSING: Final = "ABTestControlMissing"
+# ActionFailed
+API_ERROR: Final = "ApiError"
+ACTIONS_APPLIED: Final = "ActionsApplied"

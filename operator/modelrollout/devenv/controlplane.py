@@ -30,7 +30,8 @@ from modelrollout.devenv.processes import ManagedProcess, ProcessFailedError, fr
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# 65,534 Service IPs: scale runs create three Services per Rollout (a /24 ran out at 125 Rollouts).
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE = "fake"

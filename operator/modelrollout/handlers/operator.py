@@ -17,7 +17,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
-from modelrollout.adapters.kube import KubernetesGateway, load_api_client
+from modelrollout.adapters.kube import KubernetesGateway, controller_of, load_api_client
 from modelrollout.adapters.routes import KubernetesRoutes
 from modelrollout.api.common import GROUP, VERSION
 from modelrollout.api.labels import ROLLOUT_LABEL
@@ -26,13 +26,15 @@ from modelrollout.api.settings import OperatorSettings
 from modelrollout.core.lifecycle import registered
 from modelrollout.handlers.analysis_runner import PrometheusAnalyzer
 from modelrollout.handlers.analytics import PerformanceRefresher
+from modelrollout.handlers.cache import INDEXES, ROLLOUTS, ROLLOUTS_BY_MODEL, ClusterCache, WriteThrough
+from modelrollout.handlers.leadership import Leadership
 from modelrollout.handlers.login import login
 from modelrollout.handlers.notify import Notifier
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
 from modelrollout.handlers.registry import refresh_lineage
 from modelrollout.handlers.settings import load_settings
 from modelrollout.handlers.telemetry import OperatorMetrics
-from modelrollout.handlers.workers import WorkerRegistry
+from modelrollout.handlers.workers import RECONCILE_THREADS, WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class OperatorState:
     analytics: PerformanceRefresher | None = None
     notifier: Notifier | None = None
     stop_metrics: Any = None
+    cache: ClusterCache | None = None
 
 
 STATE = OperatorState()
@@ -87,7 +90,7 @@ def timed_pass(metrics: OperatorMetrics, run_pass: Any) -> Any:
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -99,19 +102,25 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         STATE.stop_metrics = server.shutdown
         log.info("serving metrics on :%d/metrics", options.metrics_port)
     # The same kubeconfig as kopf's own login (below): watches and writes reach one cluster.
-    api_client = load_api_client(options.kubeconfig)
+    # Every reconcile thread holds at most one connection at a time, plus kopf's status patches.
+    api_client = load_api_client(options.kubeconfig, pool_size=RECONCILE_THREADS + 4)
     gateway = KubernetesGateway(api_client)
     routes = KubernetesRoutes(api_client)
+    # kopf hands its indexes (empty until their first listing) to every handler, startup included.
+    cache = ClusterCache({index: kwargs[index] for index in INDEXES})
+    writer = WriteThrough(gateway, cache)
     analyzer = PrometheusAnalyzer(gateway, options)
     notifier = Notifier(gateway, options, metrics)
     STATE.gateway = gateway
+    STATE.cache = cache
     STATE.notifier = notifier
     STATE.analytics = PerformanceRefresher(gateway, analyzer, options.analytics)
     STATE.registry = WorkerRegistry(
         timed_pass(
             metrics,
             lambda namespace, name: reconcile_rollout(
-                gateway,
+                cache,
+                writer,
                 namespace,
                 name,
                 analyzer,
@@ -120,8 +129,23 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
                 settings=options,
                 observers=(metrics.record, notifier),
             ),
-        )
+        ),
+        max_threads=RECONCILE_THREADS,
+        leading=not options.leader_election.enabled,
     )
+    if options.leader_election.enabled:
+        loop = asyncio.get_running_loop()
+        rollouts: kopf.Index[tuple[str, str], Any] = kwargs[ROLLOUTS]
+        registry = STATE.registry
+
+        def started() -> None:
+            loop.call_soon_threadsafe(lambda: registry.lead(list(rollouts)))
+
+        def stopped() -> None:
+            asyncio.run_coroutine_threadsafe(registry.follow(), loop).result()
+
+        namespace = options.namespace or os.environ.get("POD_NAMESPACE") or "default"
+        Leadership(gateway.api_client, options.leader_election, namespace, started, stopped).start()
 
 
 @kopf.on.login()
@@ -141,23 +165,53 @@ async def shutdown(**_: Any) -> None:
         STATE.stop_metrics()
 
 
+def is_echo(kind: str, event: kopf.RawEvent, namespace: str, name: str) -> bool:
+    """An event that only reports our own last write: the pass that wrote it already saw it."""
+    version = str(event["object"].get("metadata", {}).get("resourceVersion", ""))
+    return STATE.cache is not None and STATE.cache.is_echo(kind, namespace, name, version)
+
+
 @kopf.on.event(GROUP, VERSION, "rollouts")
 async def rollout_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
     if STATE.registry is None or namespace is None or name is None:
         return
     if event["type"] == "DELETED":
         await STATE.registry.stop(namespace, name)
-    else:
+        if STATE.cache is not None:
+            STATE.cache.forget("Rollout", namespace, name)
+    elif not is_echo("Rollout", event, namespace, name):
         STATE.registry.wake(namespace, name)
         if STATE.analytics is not None:
             STATE.analytics.note(namespace)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels={ROLLOUT_LABEL: kopf.PRESENT})
-async def deployment_event(labels: kopf.Labels, namespace: str | None, **_: Any) -> None:
-    """Readiness changes of a version's pods move a rollout forward without waiting for a resync."""
-    if STATE.registry is not None and namespace is not None:
-        STATE.registry.wake_existing(namespace, labels[ROLLOUT_LABEL])
+def wake_owner(kind: str, event: kopf.RawEvent, namespace: str | None, name: str | None) -> None:
+    """Wake the Rollout that owns a changed (or deleted) child, found by owner reference or label."""
+    if STATE.registry is None or namespace is None or name is None:
+        return
+    meta: dict[str, Any] = dict(event["object"].get("metadata") or {})
+    if event["type"] == "DELETED":
+        if STATE.cache is not None:
+            STATE.cache.forget(kind, namespace, name)
+    elif is_echo(kind, event, namespace, name):
+        return
+    controller = controller_of(meta)
+    owner = controller.name if controller is not None and controller.kind == "Rollout" else None
+    owner = owner or (meta.get("labels") or {}).get(ROLLOUT_LABEL)
+    if owner:
+        STATE.registry.wake_existing(namespace, owner)
+
+
+@kopf.on.event("apps", "v1", "deployments")
+async def deployment_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
+    """Readiness changes and hand edits of a version's Deployment wake its Rollout at once."""
+    wake_owner("Deployment", event, namespace, name)
+
+
+@kopf.on.event("", "v1", "services")
+async def service_event(event: kopf.RawEvent, namespace: str | None, name: str | None, **_: Any) -> None:
+    """A hand-edited selector or a deleted Service is put back by the next pass, not the next resync."""
+    wake_owner("Service", event, namespace, name)
 
 
 @kopf.on.event("", "v1", "configmaps", labels={ROLLOUT_LABEL: kopf.PRESENT})
@@ -177,13 +231,15 @@ async def http_route_event(namespace: str | None, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, "modelversions")
 async def model_version_event(
-    event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **_: Any
+    event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str | None, **kwargs: Any
 ) -> None:
-    """Register new versions in the registry (status.stage), resolve lineage, let rollouts re-validate."""
+    """Register new versions in the registry (status.stage), resolve lineage, and let this model's
+    rollouts re-validate."""
     if namespace is None or name is None:
         return
     model = (body.get("spec") or {}).get("model")
-    if STATE.gateway is not None and isinstance(model, str):
+    leading = STATE.registry is not None and STATE.registry.leading
+    if STATE.gateway is not None and isinstance(model, str) and leading:
         await asyncio.to_thread(refresh_lineage, STATE.gateway, namespace, model, utcnow())
     if event["type"] == "DELETED":
         return
@@ -194,7 +250,7 @@ async def model_version_event(
         log.warning("ModelVersion %s/%s unreadable: %s", namespace, name, error)
         return
     update = registered(spec, status, utcnow())
-    if update is not None and STATE.gateway is not None:
+    if update is not None and STATE.gateway is not None and leading:
         # Guarded by the resourceVersion seen: a late event must not take a version that a rollout
         # has since made `production` back to `staging`.
         await asyncio.to_thread(
@@ -206,5 +262,7 @@ async def model_version_event(
                 resource_version=body.get("metadata", {}).get("resourceVersion"),
             )
         )
-    if STATE.registry is not None:
-        STATE.registry.wake_namespace(namespace)
+    if STATE.registry is not None and not is_echo("ModelVersion", event, namespace, name):
+        rollouts: kopf.Index[tuple[str, str], str] = kwargs[ROLLOUTS_BY_MODEL]
+        for rollout in list(rollouts.get((namespace, spec.model), [])):
+            STATE.registry.wake_existing(namespace, rollout)

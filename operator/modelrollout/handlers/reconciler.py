@@ -7,13 +7,21 @@ actions are desired states, and the status write is guarded by the resourceVersi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from modelrollout.adapters.kube import KubeGateway
+from modelrollout.adapters.kube import (
+    ApiException,
+    KubeGateway,
+    KubeReader,
+    KubeWriter,
+    api_error_message,
+    template_images,
+)
 from modelrollout.adapters.manifests import deployment_manifest, service_manifest
 from modelrollout.adapters.routes import RouteGateway
 from modelrollout.api.common import ConditionStatus, format_time
@@ -22,7 +30,7 @@ from modelrollout.api.modelversion import ModelVersion
 from modelrollout.api.rollout import ABTestStatus, AnalysisStatus, RolloutSpec, RolloutStatus
 from modelrollout.api.settings import OperatorSettings
 from modelrollout.api.validation import validate_rollout
-from modelrollout.core import naming
+from modelrollout.core import naming, reasons
 from modelrollout.core.abtest_scope import ABScope, ab_scope
 from modelrollout.core.actions import (
     Action,
@@ -38,6 +46,7 @@ from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, Anal
 from modelrollout.core.compatibility import compatibility_conflicts
 from modelrollout.core.conditions import set_condition
 from modelrollout.core.connections import connection_problems, subscription_problems
+from modelrollout.core.failure import applied_status, failed_status
 from modelrollout.core.invalid import unreadable_spec_status
 from modelrollout.core.lifecycle import with_stage
 from modelrollout.core.machine import RolloutInput, reconcile
@@ -50,8 +59,10 @@ from modelrollout.core.support import unsupported_features
 
 log = logging.getLogger(__name__)
 
-# Look again at least this often, even when nothing wakes the worker.
-RESYNC_SECONDS = 15.0
+# Look again at least this often, even when nothing wakes the worker. Every input of a pass is
+# watched (the Rollout, its ModelVersions, Deployments and Services), so this only bounds the
+# damage of a lost watch event; a short resync would cost CPU at thousands of idle Rollouts.
+RESYNC_SECONDS = 120.0
 INVALID_RECHECK_SECONDS = 30.0
 DEFAULT_SETTINGS = OperatorSettings()
 
@@ -104,7 +115,7 @@ def read_model_versions(kube: KubeGateway, namespace: str) -> dict[str, ModelVer
 
 
 def observe(
-    kube: KubeGateway,
+    kube: KubeReader,
     namespace: str,
     name: str,
     spec: RolloutSpec | None,
@@ -114,7 +125,7 @@ def observe(
     listed = kube.list_deployments(namespace, name)
     deployments = {
         d.model_version: DeploymentState(
-            version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready
+            version=d.model_version, name=d.name, label=d.label, replicas=d.replicas, ready=d.ready, images=d.images
         )
         for d in listed
     }
@@ -152,7 +163,8 @@ def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) 
 
 
 def reconcile_rollout(
-    kube: KubeGateway,
+    reader: KubeReader,
+    kube: KubeWriter,
     namespace: str,
     name: str,
     analyzer: Analyzer | None = None,
@@ -162,7 +174,7 @@ def reconcile_rollout(
     observers: Sequence[PassObserver] = (),
 ) -> float | None:
     """One pass; returns seconds until the next wanted pass, or None when the Rollout is gone."""
-    raw = kube.get_rollout(namespace, name)
+    raw = reader.get_rollout(namespace, name)
     if raw is None:
         return None
     meta = raw["metadata"]
@@ -180,9 +192,11 @@ def reconcile_rollout(
                 observer(namespace, name, None, RolloutStatus.model_validate(raw_status), after, (), now)
         return INVALID_RECHECK_SECONDS
 
-    versions = read_model_versions(kube, namespace)
+    # This model's versions, and any other the spec names (validation reports its wrong model).
+    named = [*versions_to_deploy(spec), *(v for v in (status.stable_version, status.candidate_version) if v)]
+    versions = reader.model_versions(namespace, spec.model, named)
     route = routes.observe(raw) if routes is not None else None
-    observed = observe(kube, namespace, name, spec, versions, route)
+    observed = observe(reader, namespace, name, spec, versions, route)
     invalid = tuple(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
         + unsupported_features(spec)
@@ -204,70 +218,146 @@ def reconcile_rollout(
     if ab is not None and analyzer is not None:
         status.ab_test, next_measurement = analyzer.ab_test(raw, spec, status, ab, now)
 
-    decision = reconcile(
-        RolloutInput(
-            name=name,
-            namespace=namespace,
-            generation=generation,
-            spec=spec,
-            status=status,
-            observed=observed,
-            now=now,
-            control=control,
-            analysis=summary,
-            invalid=invalid,
-        )
+    inp = RolloutInput(
+        name=name,
+        namespace=namespace,
+        generation=generation,
+        spec=spec,
+        status=status,
+        observed=observed,
+        now=now,
+        control=control,
+        analysis=summary,
+        invalid=invalid,
     )
-    for action in decision.actions:
-        if isinstance(action, SetTrafficSplit):
-            if routes is not None:
-                routes.apply(raw, action)
-            continue
-        apply_action(kube, raw, observed, action, now)
-    if write_status(kube, raw, raw_status, decision.status):
+    decision = reconcile(inp)
+    refused = refused_children(kube, raw, observed, decision.actions)
+    if refused:
+        # What only the API server knows is wrong (a port of 70000, a 300 kB annotation...) is an
+        # invalid spec too: said once, with nothing created, instead of a write failing for ever.
+        invalid = (*invalid, *refused)
+        decision = reconcile(replace(inp, invalid=invalid))
+    action: Action | None = None
+    changed = False
+    try:
+        for action in in_order(decision.actions):
+            if isinstance(action, SetTrafficSplit):
+                if routes is not None:
+                    routes.apply(raw, action)
+                continue
+            changed = apply_action(kube, raw, observed, action, now) or changed
+    except ApiException as error:
+        # Expected (403, 422, a full IP range...): one log line, status and one Warning Event.
+        message = f"{describe(action)}: {api_error_message(error)}"
+        failed, news, retry = failed_status(status, generation, message, now)
+        log.warning("rollout %s/%s: %s; retrying in %.0fs", namespace, name, message, retry)
+        if news:
+            kube.emit_event(raw, "Warning", reasons.ACTION_FAILED, message)
+        write_status(kube, raw, raw_status, failed)
+        return retry
+    after = applied_status(decision.status, generation, now)
+    if write_status(kube, raw, raw_status, after):
         # `status` was updated in place with this pass's analysis; `before` is what was read.
         before = RolloutStatus.model_validate(raw_status)
         for observer in observers:
-            observer(namespace, name, spec, before, decision.status, decision.actions, now)
+            observer(namespace, name, spec, before, after, decision.actions, now)
     if invalid:
         return INVALID_RECHECK_SECONDS
     waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
+    if changed:
+        # The cache already holds what this pass wrote (and the watch echo of it wakes nobody), so
+        # the next step need not wait for a fixed requeue: e.g. a Service switched, then the weight
+        # step that waited on it completes in the very next pass.
+        waits.append(0.0)
     if next_measurement is not None:
         waits.append(max(next_measurement, 0.2))
     return min(waits)
 
 
-def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> None:
+def refused_children(
+    kube: KubeWriter, rollout: dict[str, Any], observed: Observed, actions: Iterable[Action]
+) -> list[str]:
+    """Deployments about to be created, tried first as a server-side dry run; the API server's
+    reasons for refusing any (bad requests only: other errors are the real write's to report)."""
+    problems: list[str] = []
+    for action in actions:
+        # Only Deployments: their pod template is the user's; Services are built from checked fields.
+        if not isinstance(action, EnsureDeployment) or action.version in observed.deployments:
+            continue
+        model_version = observed.model_versions.get(action.version)
+        if model_version is None:
+            continue
+        manifest = deployment_manifest(rollout, action.version, model_version, action.replicas)
+        try:
+            kube.apply(manifest, dry_run=True)
+        except ApiException as error:
+            if error.status in (400, 422):
+                child = manifest["metadata"]["name"]
+                problems.append(
+                    f"ModelVersion {action.version}: the API server refuses Deployment {child}: "
+                    f"{api_error_message(error)}"
+                )
+    return problems
+
+
+def in_order(actions: Iterable[Action]) -> list[Action]:
+    """Writes to children first, then ModelVersion stages, then Events: what an Event or a stage
+    says has happened once the actions before it succeeded (a failure stops the pass)."""
+    rank = {SetModelVersionStage: 1, EmitEvent: 2}
+    return sorted(actions, key=lambda action: rank.get(type(action), 0))
+
+
+def describe(action: Action | None) -> str:
+    if isinstance(action, EnsureDeployment):
+        return f"scaling the Deployment of {action.version} to {action.replicas}"
+    if isinstance(action, SetServiceSelector):
+        return f"pointing Service {action.service} at {action.version_label or 'every version'}"
+    if isinstance(action, SetModelVersionStage):
+        return f"marking {action.version} {action.stage}"
+    if isinstance(action, EmitEvent):
+        return f"posting Event {action.reason}"
+    return "applying an action"
+
+
+def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, action: Action, now: datetime) -> bool:
+    """Applies one action unless the cluster already is that way; whether a child changed."""
     namespace = rollout["metadata"]["namespace"]
     name = rollout["metadata"]["name"]
     if isinstance(action, EnsureDeployment):
         existing = observed.deployments.get(action.version)
-        if existing is not None and existing.replicas == action.replicas:
-            return
         model_version = observed.model_versions.get(action.version)
         if model_version is not None:
             manifest = deployment_manifest(rollout, action.version, model_version, action.replicas)
+            # A hand-edited image is drift too: the server-side apply puts the version's back.
+            if existing is not None and existing.replicas == action.replicas:
+                if existing.images == template_images(manifest):
+                    return False
+                log.info("Deployment %s/%s: pod template edited by hand; restoring", namespace, existing.name)
             kube.apply(manifest, create=existing is None)
-        elif existing is not None:
-            kube.scale_deployment(namespace, existing.name, action.replicas)
-    elif isinstance(action, SetServiceSelector):
+            return True
+        if existing is None or existing.replicas == action.replicas:
+            return False
+        kube.scale_deployment(namespace, existing.name, action.replicas)
+        return True
+    if isinstance(action, SetServiceSelector):
         current = observed.services.get(action.service)
         manifest = service_manifest(rollout, action.service, action.role, action.version_label)
         if current is not None and dict(current.selector) == manifest["spec"]["selector"]:
-            return
+            return False
         kube.apply(manifest, create=current is None)
-    elif isinstance(action, EmitEvent):
+        return True
+    if isinstance(action, EmitEvent):
         # Every decision is announced by exactly one Event; the log gets the same line once.
         log.info("rollout %s/%s: %s: %s", namespace, name, action.reason, action.message)
         kube.emit_event(rollout, action.type, action.reason, action.message)
     elif isinstance(action, SetModelVersionCondition):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:
-            return
+            return False
         held = model_version.status.conditions if model_version.status else []
         value: ConditionStatus = "True" if action.status else "False"
         if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
-            return
+            return False
         conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
         body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
         kube.patch_model_version_status(namespace, action.version, {"conditions": body})
@@ -275,21 +365,23 @@ def apply_action(kube: KubeGateway, rollout: dict[str, Any], observed: Observed,
         existing = observed.deployments.get(action.version)
         if existing is not None:
             kube.delete_deployment(namespace, existing.name)
+            return True
     elif isinstance(action, SetModelVersionStage):
         model_version = observed.model_versions.get(action.version)
         if model_version is None:
-            return
+            return False
         status = with_stage(model_version.status, action.stage, action.reason, name, now)
         if status is not None:
             kube.patch_model_version_status(
                 namespace, action.version, status.model_dump(by_alias=True, exclude_none=True, mode="json")
             )
+    return False
 
 
-def write_status(kube: KubeGateway, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
+def write_status(kube: KubeWriter, rollout: dict[str, Any], raw_status: dict[str, Any], status: RolloutStatus) -> bool:
     """Write only real changes; a conflict is left to the next pass."""
     new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
     old = RolloutStatus.model_validate(raw_status).model_dump(by_alias=True, exclude_none=True, mode="json")
     if new == old and raw_status:
         return True
-    return kube.replace_rollout_status(rollout, new)
+    return kube.replace_rollout_status(rollout, new) is not None

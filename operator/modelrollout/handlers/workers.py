@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 ERROR_BACKOFF_SECONDS = 5.0
 # Coalesces bursts of watch events into one pass.
 DEBOUNCE_SECONDS = 0.05
+# Passes running at once; the API client's connection pool is sized to match.
+RECONCILE_THREADS = 16
 
 Key = tuple[str, str]
 PassFn = Callable[[str, str], float | None]
@@ -61,13 +63,32 @@ class Worker:
 class WorkerRegistry:
     """Starts, wakes and stops the per-Rollout workers."""
 
-    def __init__(self, run_pass: PassFn, max_threads: int = 16) -> None:
+    def __init__(self, run_pass: PassFn, max_threads: int = RECONCILE_THREADS, *, leading: bool = True) -> None:
         self.run_pass = run_pass
         self.executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="reconcile")
         self.workers: dict[Key, Worker] = {}
+        # A standby replica keeps no workers: wakes are dropped until it leads.
+        self.leading = leading
+
+    def lead(self, keys: Iterable[Key]) -> None:
+        """This replica became the leader: a pass for every Rollout it knows."""
+        self.leading = True
+        for namespace, name in keys:
+            self.wake(namespace, name)
+
+    async def follow(self) -> None:
+        """This replica stopped leading: no more passes until it leads again."""
+        self.leading = False
+        tasks = [w.task for w in self.workers.values() if w.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.workers.clear()
 
     def wake(self, namespace: str, name: str) -> None:
         """Run a pass soon; starts the worker if there is none (or the old one ended)."""
+        if not self.leading:
+            return
         key = (namespace, name)
         worker = self.workers.get(key)
         if worker is None or worker.task is None or worker.task.done():
