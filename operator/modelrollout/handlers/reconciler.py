@@ -372,9 +372,10 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
             return False
         status = with_stage(model_version.status, action.stage, action.reason, name, now)
         if status is not None:
-            kube.patch_model_version_status(
-                namespace, action.version, status.model_dump(by_alias=True, exclude_none=True, mode="json")
-            )
+            # Conditions are SetModelVersionCondition's: a merge patch of the whole list read before
+            # this pass would undo one written earlier in it.
+            body = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
+            kube.patch_model_version_status(namespace, action.version, body)
     return False
 
 
