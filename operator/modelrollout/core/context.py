@@ -150,6 +150,10 @@ class Pass:
     def wait(self, seconds: float = WAIT_REQUEUE_SECONDS) -> None:
         self.requeue.append(max(seconds, 0.5))
 
+    def proceed(self) -> None:
+        """The next pass at once: this one made progress (a step advanced) and the next step can act."""
+        self.requeue.append(0.0)
+
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.actions.append(EmitEvent("Warning" if warning else "Normal", reason, message))
 

@@ -263,7 +263,7 @@ def reconcile_rollout(
             observer(namespace, name, spec, before, after, decision.actions, now)
     if invalid:
         return INVALID_RECHECK_SECONDS
-    waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
+    waits = [RESYNC_SECONDS, RESYNC_SECONDS if decision.requeue_after is None else decision.requeue_after]
     if changed:
         # The cache already holds what this pass wrote (and the watch echo of it wakes nobody), so
         # the next step need not wait for a fixed requeue: e.g. a Service switched, then the weight
@@ -374,8 +374,8 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
         if status is not None:
             # Conditions are SetModelVersionCondition's: a merge patch of the whole list read before
             # this pass would undo one written earlier in it.
-            body = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
-            kube.patch_model_version_status(namespace, action.version, body)
+            stage = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
+            kube.patch_model_version_status(namespace, action.version, stage)
     return False
 
 
