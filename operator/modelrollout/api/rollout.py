@@ -402,6 +402,9 @@ class BlueGreenStrategy(SpecModel):
     )
 
 
+MAX_AB_VARIANTS = 8
+
+
 class ABVariant(SpecModel):
     """One arm of an A/B test: a ModelVersion and its share of requests."""
 
@@ -459,7 +462,7 @@ class ABTestStrategy(SpecModel):
 
     variants: list[ABVariant] = Field(
         min_length=2,
-        max_length=8,
+        max_length=MAX_AB_VARIANTS,
         description=(
             "Versions under test and their weights (weights sum to 100, versions differ). The stable version "
             "is the control; every other variant is compared with it."
