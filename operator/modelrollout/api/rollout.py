@@ -480,7 +480,11 @@ class ABTestStrategy(SpecModel):
     )
     traffic_routing: TrafficRouting | None = Field(
         default=None,
-        description="How the weights reach requests; default replicas (weights rounded to whole pods).",
+        description=(
+            "How the weights reach requests: replicas (default; weights rounded to whole pods), gatewayAPI "
+            "(exact weights on the HTTPRoute, a Service per variant) or userHash (each user on one variant for "
+            "the whole test, through the route table)."
+        ),
     )
     metrics: list[ABMetric] = Field(
         min_length=1,
