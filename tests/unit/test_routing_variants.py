@@ -76,10 +76,10 @@ def test_a_variant_back_in_traffic_gets_its_own_users_back() -> None:
     full = table({A: 40, B: 30, C: 30})
     without_c = table({A: 57, B: 43, C: 0}, shares={A: 40, B: 30, C: 30})
     users = USERS[:5000]
-    assert assigned(full, users) == {u: v for u, v in assigned(full, users).items()}
-    back = assigned(full, users)
-    assigned(without_c, users)
-    assert assigned(full, users) == back
+    before = assigned(full, users)
+    during = assigned(without_c, users)
+    assert {u for u in users if during[u] != before[u]} == {u for u in users if before[u] == C}
+    assert assigned(full, users) == before, "the table alone decides: C's own users return to it"
 
 
 def test_only_the_control_serving_is_the_idle_table() -> None:
