@@ -41,6 +41,7 @@ from modelrollout.core.actions import (
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
+    SetVariantSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.compatibility import compatibility_conflicts
@@ -55,7 +56,6 @@ from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
 from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
-from modelrollout.core.support import unsupported_features
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ def observe(
         for d in listed
     }
     service_names = [naming.active_service(name), naming.preview_service(name), naming.canary_service(name)]
+    service_names += naming.variant_services(name)
     services = kube.get_services(namespace, service_names)
     children = [ChildObject("Deployment", d.name, d.controller) for d in listed]
     children += [ChildObject("Service", s.name, s.controller) for s in services.values()]
@@ -199,7 +200,6 @@ def reconcile_rollout(
     observed = observe(reader, namespace, name, spec, versions, route)
     invalid = tuple(
         validate_rollout(spec, versions_for_validation(versions, name), namespace)
-        + unsupported_features(spec)
         + connection_problems(spec, settings, namespace)
         + subscription_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
@@ -241,7 +241,7 @@ def reconcile_rollout(
     changed = False
     try:
         for action in in_order(decision.actions):
-            if isinstance(action, SetTrafficSplit):
+            if isinstance(action, SetTrafficSplit | SetVariantSplit):
                 if routes is not None:
                     routes.apply(raw, action)
                 continue
@@ -359,8 +359,8 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
         if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
             return False
         conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
-        body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
-        kube.patch_model_version_status(namespace, action.version, {"conditions": body})
+        entries = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        kube.patch_model_version_status(namespace, action.version, {"conditions": entries})
     elif isinstance(action, DeleteDeployment):
         existing = observed.deployments.get(action.version)
         if existing is not None:
