@@ -49,7 +49,8 @@ from modelrollout.devenv import LocalCluster, LocalPrometheus, free_port
 from modelrollout.devenv.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-V1, V2 = "1.0.0", "2.0.0"
+V1, V2 = "1.0.0", "1.1.0"
+SUFFIX = {V1: "a", V2: "b"}  # ModelVersion names: m0001-a, m0001-b
 RPS = 20.0
 ERROR_RATE = 0.01
 OPERATOR_NS, OPERATOR_SA = "modelrollout-system", "modelrollout"
@@ -217,7 +218,7 @@ class Fleet:
         status = obj.get("status") or {}
         return (
             status.get("phase") == "Healthy"
-            and status.get("stableVersion") == f"{name}-{version.split('.')[0]}"
+            and status.get("stableVersion") == f"{name}-{SUFFIX[version]}"
             and status.get("observedGeneration") == obj["metadata"].get("generation")
         )
 
@@ -234,11 +235,11 @@ class Fleet:
         return done
 
 
-def model_version(rollout: str, major: str, version: str) -> dict[str, Any]:
+def model_version(rollout: str, version: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ModelVersion",
-        "metadata": {"name": f"{rollout}-{major}"},
+        "metadata": {"name": f"{rollout}-{SUFFIX[version]}"},
         "spec": {
             "model": rollout,
             "version": version,
@@ -255,7 +256,7 @@ def rollout(name: str, interval: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {
             "model": name,
-            "targetVersion": f"{name}-1",
+            "targetVersion": f"{name}-{SUFFIX[V1]}",
             "replicas": 1,
             "strategy": {"canary": {"steps": STEPS, "scaleDownDelaySeconds": 0}},
             "analysis": {
@@ -335,8 +336,8 @@ def run(n: int, namespaces: int, interval: str, timeout: float, idle: float) -> 
 
             def create(key: tuple[str, str]) -> None:
                 namespace, name = key
-                for major, version in (("1", V1), ("2", V2)):
-                    body = model_version(name, major, version)
+                for version in (V1, V2):
+                    body = model_version(name, version)
                     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "modelversions", body)
                 custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "rollouts", rollout(name, interval))
 
@@ -353,7 +354,7 @@ def run(n: int, namespaces: int, interval: str, timeout: float, idle: float) -> 
             def retarget(key: tuple[str, str]) -> None:
                 namespace, name = key
                 patched[key] = time.monotonic()
-                body = {"spec": {"targetVersion": f"{name}-2"}}
+                body = {"spec": {"targetVersion": f"{name}-{SUFFIX[V2]}"}}
                 custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "rollouts", name, body)
 
             queries0, cpu1, wall1, t1 = prometheus_queries(prom), cpu_seconds(pid), time.time(), time.monotonic()

@@ -29,6 +29,7 @@ from modelrollout.handlers.analytics import PerformanceRefresher
 from modelrollout.handlers.cache import INDEXES, ROLLOUTS, ROLLOUTS_BY_MODEL, ClusterCache, WriteThrough
 from modelrollout.handlers.leadership import Leadership
 from modelrollout.handlers.login import login
+from modelrollout.handlers.mv_changes import ModelVersionChanges
 from modelrollout.handlers.notify import Notifier
 from modelrollout.handlers.reconciler import reconcile_rollout, utcnow
 from modelrollout.handlers.registry import refresh_lineage
@@ -51,6 +52,7 @@ class OperatorState:
 
 
 STATE = OperatorState()
+MODEL_VERSION_CHANGES = ModelVersionChanges()
 
 
 def operator_settings(memo: kopf.Memo) -> OperatorSettings:
@@ -238,8 +240,9 @@ async def model_version_event(
     if namespace is None or name is None:
         return
     model = (body.get("spec") or {}).get("model")
+    relevance = MODEL_VERSION_CHANGES.observe(str(event["type"]), namespace, name, body)
     leading = STATE.registry is not None and STATE.registry.leading
-    if STATE.gateway is not None and isinstance(model, str) and leading:
+    if STATE.gateway is not None and isinstance(model, str) and leading and relevance.lineage:
         await asyncio.to_thread(refresh_lineage, STATE.gateway, namespace, model, utcnow())
     if event["type"] == "DELETED":
         return
@@ -262,7 +265,7 @@ async def model_version_event(
                 resource_version=body.get("metadata", {}).get("resourceVersion"),
             )
         )
-    if STATE.registry is not None and not is_echo("ModelVersion", event, namespace, name):
+    if STATE.registry is not None and relevance.rollouts and not is_echo("ModelVersion", event, namespace, name):
         rollouts: kopf.Index[tuple[str, str], str] = kwargs[ROLLOUTS_BY_MODEL]
         for rollout in list(rollouts.get((namespace, spec.model), [])):
             STATE.registry.wake_existing(namespace, rollout)
