@@ -289,6 +289,7 @@ class Figures:
     queries_per_tick: float
     idle_cpu_per_min: float
     idle_requests_per_s: float
+    idle_requests_by_kind: Counter[str]
 
 
 def fan_out(names: list[tuple[str, str]], action: Callable[[tuple[str, str]], None]) -> None:
@@ -401,6 +402,7 @@ def run(n: int, namespaces: int, interval: str, timeout: float, idle: float) -> 
         queries_per_tick=queries / ticks,
         idle_cpu_per_min=idle_cpu / idle * 60,
         idle_requests_per_s=sum(idle_requests.values()) / idle,
+        idle_requests_by_kind=idle_requests,
     )
 
 
@@ -422,6 +424,8 @@ def show(figures: Figures) -> None:
         print(f"    {kind:<45} {count / figures.n / steps:7.2f} per rollout-step")
     print(f"  Prometheus queries per analysis tick: {figures.queries_per_tick:.0f} ({figures.n} rollouts)")
     print(f"  idle: {figures.idle_cpu_per_min:.2f} CPU-s per minute, {figures.idle_requests_per_s:.2f} API requests/s")
+    for kind, count in figures.idle_requests_by_kind.most_common(6):
+        print(f"    {kind:<45} {count}")
 
 
 def main(argv: list[str] | None = None) -> int:
