@@ -15,7 +15,7 @@ from modelrollout.api.rollout import (
     PendingScaleDown,
     RejectedTarget,
 )
-from modelrollout.core import reasons
+from modelrollout.core import drain, reasons
 from modelrollout.core.context import Pass
 from modelrollout.core.steady import cleanup, service_roles, steady
 
@@ -69,6 +69,7 @@ def start(ctx: Pass, target: str) -> None:
     status.analysis = AnalysisStatus()
     status.ab_test = ABTestStatus() if ctx.spec.strategy.ab_test else None
     status.rejected = None
+    status.rollback_drain = None  # a new rollout replaces any wait for stable capacity
     ctx.started = True
     ctx.stage(target, "candidate", f"rolled out by {ctx.inp.name}")
     ctx.event("RolloutStarted", f"rolling out {target} (stable {status.stable_version})")
@@ -96,10 +97,12 @@ def clear_candidate(ctx: Pass) -> None:
     status.pause_reason = None
 
 
-def reject(ctx: Pass, outcome: Outcome, reason: str) -> None:
-    """Roll back: all traffic to stable now, candidate rejected until spec change or retry."""
+def reject(ctx: Pass, outcome: Outcome, reason: str, *, critical: bool = False) -> None:
+    """Roll back: traffic to stable as its capacity allows (`drain`, spec.rollbackPolicy; `critical`:
+    a critical metric breach), candidate rejected until spec change or retry."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
+    drain.begin(ctx, critical)
     ctx.status.rejected = RejectedTarget(version=candidate, generation=ctx.inp.generation, reason=reason)
     end_candidate(ctx, outcome, reason, "rejected")
     steady(ctx, "RolledBack", message=f"{candidate} {outcome.lower()}: {reason}")

@@ -18,6 +18,8 @@ ANALYSIS_FAILED: Final = "AnalysisFailed"
 METRIC_WARNING: Final = "MetricWarning"
 TRAFFIC_ROUTING: Final = "TrafficRouting"
 ACTION_FAILED: Final = "ActionFailed"
+# After a rollback: whether the stable version carries every request with the capacity asked for.
+STABLE_CAPACITY: Final = "StableCapacity"
 
 # ------------------------------------------------------------- reasons
 
@@ -67,6 +69,15 @@ AB_TEST_RUNNING: Final = "ABTestRunning"
 AB_TEST_DECIDED: Final = "ABTestDecided"
 AB_TEST_CONCLUDED: Final = "ABTestConcluded"
 AB_CONTROL_MISSING: Final = "ABTestControlMissing"
+# StableCapacity (spec.rollbackPolicy); WaitingForStableCapacity and TrafficReturned are also Events
+STABLE_CAPACITY_READY: Final = "StableCapacityReady"
+WAITING_FOR_STABLE_CAPACITY: Final = "WaitingForStableCapacity"
+STABLE_CAPACITY_SHORT: Final = "StableCapacityShort"
+TRAFFIC_RETURNED: Final = "TrafficReturned"
+
+# Completed (besides RolloutInProgress / RolloutCompleted): why the target is not serving
+ROLLED_BACK: Final = "RolledBack"
+
 # ActionFailed
 API_ERROR: Final = "ApiError"
 ACTIONS_APPLIED: Final = "ActionsApplied"

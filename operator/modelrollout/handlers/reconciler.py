@@ -374,8 +374,8 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
         if status is not None:
             # Conditions are SetModelVersionCondition's: a merge patch of the whole list read before
             # this pass would undo one written earlier in it.
-            body = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
-            kube.patch_model_version_status(namespace, action.version, body)
+            entry = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
+            kube.patch_model_version_status(namespace, action.version, entry)
     return False
 
 
