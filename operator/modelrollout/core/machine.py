@@ -105,6 +105,10 @@ def invalid(ctx: Pass) -> None:
         c.type == reasons.INVALID_SPEC and c.status == "True" and c.message == message for c in ctx.status.conditions
     )
     ctx.condition(reasons.INVALID_SPEC, True, reasons.SPEC_INVALID, message)
+    # Nothing moves until the spec is fixed: not progressing, and the target not completed.
+    ctx.condition(reasons.PROGRESSING, False, reasons.SPEC_INVALID, message)
+    if ctx.status.candidate_version is not None or ctx.spec.target_version != ctx.status.stable_version:
+        ctx.condition(reasons.COMPLETED, False, reasons.SPEC_INVALID, message)
     ctx.report("Degraded", f"invalid spec: {message}")
     ctx.status.observed_generation = ctx.inp.generation
     if not already:
