@@ -17,6 +17,7 @@ from modelrollout.api.rollout import (
 )
 from modelrollout.core import drain, reasons
 from modelrollout.core.context import Pass
+from modelrollout.core.shared import settle_foreign_rejection
 from modelrollout.core.steady import cleanup, service_roles, steady
 
 
@@ -79,6 +80,7 @@ def end_candidate(ctx: Pass, outcome: Outcome, reason: str, stage: LifecycleStag
     """The candidate leaves the rollout without promotion; traffic returns to stable."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
+    settle_foreign_rejection(ctx, outcome)
     ctx.history(candidate, outcome, reason)
     ctx.stage(candidate, stage, reason)
     ctx.event(outcome, f"{candidate}: {reason}", warning=outcome in ("RolledBack", "Aborted"))
@@ -124,6 +126,7 @@ def promote(ctx: Pass, reason: str | None = None) -> None:
             PendingScaleDown(version=old, at=format_time(at))
         ]
         ctx.stage(old, "deprecated", f"replaced by {candidate}")
+    settle_foreign_rejection(ctx, "Promoted")
     ctx.stage(candidate, "production", f"promoted by {ctx.inp.name}")
     ctx.history(
         candidate,

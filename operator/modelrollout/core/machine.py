@@ -39,6 +39,7 @@ from modelrollout.core.controls import handle_control
 from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
 from modelrollout.core.retention import retain
+from modelrollout.core.shared import note_foreign_rejection
 from modelrollout.core.steady import cleanup, steady
 from modelrollout.core.validation import record_validation
 
@@ -122,6 +123,7 @@ def progress(ctx: Pass) -> None:
         return
     if finish_interrupted_rejection(ctx):
         return
+    note_foreign_rejection(ctx)
     if gate(ctx):
         strategy = ctx.spec.strategy
         if strategy.blue_green is not None:
