@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakecluster import NEVER, Driver, canary_spec, mv_name, new_driver
+from fakecluster import ANALYSIS, NEVER, Driver, canary_spec, mv_name, new_driver, rollout_spec
 
 from modelrollout.core import reasons
 from modelrollout.core.analysis_contract import AnalysisSummary
@@ -59,7 +59,8 @@ def test_abort_at_sixty_percent_keeps_the_candidate_serving_until_stable_is_full
     assert "3/5" not in waiting.message and "5/5" in waiting.message
     condition = driver.condition(reasons.STABLE_CAPACITY)
     assert (condition.status, condition.reason) == ("False", reasons.WAITING_FOR_STABLE_CAPACITY)
-    assert "2/5 ready" in condition.message and driver.status.message == condition.message
+    assert "2/5 ready" in condition.message
+    assert driver.status.message == f"{V2} aborted: aborted by user; {condition.message}"
     driver.run_until(lambda d: d.status.rollback_drain is None, max_passes=10)
     assert driver.cluster.ready(V1) == REPLICAS
     driver.run_until(lambda d: d.cluster.replicas(V2) == 0, max_passes=5)
@@ -71,6 +72,7 @@ def test_abort_at_sixty_percent_keeps_the_candidate_serving_until_stable_is_full
     condition = driver.condition(reasons.STABLE_CAPACITY)
     assert (condition.status, condition.reason) == ("True", reasons.STABLE_CAPACITY_READY)
     assert driver.status.phase == "RolledBack"
+    assert driver.status.message == f"{V2} aborted: aborted by user", "the wait is over: the reason stays"
     assert driver.status.history[-1].outcome == "Aborted"
 
 
@@ -187,3 +189,26 @@ def test_a_route_object_lowers_the_weight_as_ready_stable_pods_cover_it() -> Non
     driver.run_until(lambda d: d.status.rollback_drain is None, max_passes=10)
     assert driver.cluster.route.weight == 0
     assert driver.cluster.ready(V1) == REPLICAS
+
+
+def test_an_ab_test_ending_in_keep_returns_traffic_to_the_control_without_a_capacity_drop() -> None:
+    ab: dict[str, Any] = {
+        "variants": [{"version": V1, "weight": 50}, {"version": V2, "weight": 50}],
+        "metrics": [{"name": "quality"}],
+        "promoteWinner": True,
+    }
+    driver = new_driver(rollout_spec("1.1.0", replicas=4, strategy={"abTest": ab}, analysis=ANALYSIS))
+    driver.run_until(lambda d: d.status.ab_test is not None and d.status.ab_test.started_at is not None)
+    driver.cluster.ready_after[V1] = STABLE_DELAY
+    driver.cluster.served.clear()
+    assert driver.status.ab_test is not None
+    driver.status.ab_test = driver.status.ab_test.model_copy(
+        update={"decision": "keep", "winner": V1, "confidence": "high", "reason": "no better"}
+    )
+    driver.step()
+    assert driver.status.rollback_drain is not None and driver.service("active") == "*"
+    driver.run_until(lambda d: d.status.rollback_drain is None, max_passes=10)
+    driver.settle()
+    assert driver.service("active") == V1 and driver.cluster.replicas(V2) == 0
+    assert min(active_capacity(driver)) >= 4
+    assert driver.status.phase == "Healthy" and "keep" in (driver.status.message or "")

@@ -54,3 +54,7 @@ class RollbackDrain(StatusModel):
     required_ready: int = Field(description="Ready stable pods at which every request leaves the candidate.")
     stable_ready: int = Field(default=0, description="Ready stable pods at the last look.")
     candidate_percent: int = Field(default=0, description="Percentage of requests the candidate still served.")
+    message: str | None = Field(
+        default=None,
+        description="The Rollout's message when the wait began (the rollback's reason), shown again after it.",
+    )

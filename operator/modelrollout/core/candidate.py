@@ -76,10 +76,14 @@ def start(ctx: Pass, target: str) -> None:
     ctx.event("RolloutStarted", f"rolling out {target} (stable {status.stable_version})")
 
 
-def end_candidate(ctx: Pass, outcome: Outcome, reason: str, stage: LifecycleStage) -> None:
-    """The candidate leaves the rollout without promotion; traffic returns to stable."""
+def end_candidate(ctx: Pass, outcome: Outcome, reason: str, stage: LifecycleStage, *, critical: bool = False) -> None:
+    """The candidate leaves the rollout without promotion; traffic returns to stable as its
+    capacity allows (`drain`), except on an emergency stop (at once) or for a new candidate
+    (whose rollout takes the traffic over)."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
+    if outcome not in ("Stopped", "Superseded"):
+        drain.begin(ctx, critical)
     settle_foreign_rejection(ctx, outcome)
     ctx.history(candidate, outcome, reason)
     ctx.stage(candidate, stage, reason)
@@ -104,9 +108,8 @@ def reject(ctx: Pass, outcome: Outcome, reason: str, *, critical: bool = False) 
     a critical metric breach), candidate rejected until spec change or retry."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
-    drain.begin(ctx, critical)
     ctx.status.rejected = RejectedTarget(version=candidate, generation=ctx.inp.generation, reason=reason)
-    end_candidate(ctx, outcome, reason, "rejected")
+    end_candidate(ctx, outcome, reason, "rejected", critical=critical)
     steady(ctx, "RolledBack", message=f"{candidate} {outcome.lower()}: {reason}")
 
 

@@ -2,7 +2,9 @@
 
 A canary at 60 % of 5 replicas runs 3 candidate pods and 2 stable ones. Switching every request
 to stable in the pass that rolls back would leave 2 pods carrying the full load until 3 new
-ones have loaded their model, which may take minutes, in the middle of an incident. Instead:
+ones have loaded their model, which may take minutes, in the middle of an incident. So whenever
+a candidate leaves without promotion (rollback, abort, deadline, A/B keep, target set back; not an
+emergency stop, not a new target):
 
 - the stable version scales back to spec.replicas first (`steady` asks for it);
 - traffic leaves the candidate at once when the stable version's READY pods reach
@@ -98,29 +100,32 @@ def begin(ctx: Pass, critical: bool) -> None:
     )
 
 
-def hold(ctx: Pass) -> str | None:
+def hold(ctx: Pass, message: str | None) -> tuple[str | None, str | None]:
     """While a rollback waits for stable capacity: keep the rolled-back candidate serving what the
-    stable version cannot carry yet and say so (the caller keeps it running); None once every
-    request may go to stable."""
+    stable version cannot carry yet. Returns the version kept serving (None once every request
+    may go to stable) and the message to report (`message`, the rollback's own, once it is over)."""
     drain = ctx.status.rollback_drain
     stable = ctx.status.stable_version
     if drain is None or stable is None:
-        return None
+        return None, message
+    if drain.message is None:
+        drain.message = message  # the rollback's reason, said again when the wait is over
     old = drain.version
     replicas = ctx.spec.replicas
     stable_ready = ctx.observed.ready(stable)
     share = candidate_share(ctx, old)
     waited = ctx.since(drain.since)
     limit = ctx.spec.rollback_policy.max_wait_seconds
+    after: str | None = None
     if share == 0:
-        finish(ctx, drain, stable_ready, f"{old} no longer serves, after {waited:.0f}s")
-        return None
-    if stable_ready >= drain.required_ready:
-        finish(ctx, drain, stable_ready, f"after {waited:.0f}s")
-        return None
-    if waited >= limit and stable_ready >= 1:
-        finish(ctx, drain, stable_ready, f"after maxWaitSeconds {limit}")
-        return None
+        after = f"{old} no longer serves, after {waited:.0f}s"
+    elif stable_ready >= drain.required_ready:
+        after = f"after {waited:.0f}s"
+    elif waited >= limit and stable_ready >= 1:
+        after = f"after maxWaitSeconds {limit}"
+    if after is not None:
+        finish(ctx, drain, stable_ready, after)
+        return None, drain.message
     ctx.ensure(old, ctx.observed.replicas(old))
     if ctx.spec.strategy.canary is not None and router(ctx).has_route:
         # The route carries the candidate's weight: lower it to what ready stable pods leave uncovered.
@@ -131,19 +136,13 @@ def hold(ctx: Pass) -> str | None:
     # candidate's share shrinks by itself as stable pods become ready.
     drain.stable_ready = stable_ready
     drain.candidate_percent = share
-    message = (
+    waiting = (
         f"waiting for stable capacity {stable_ready}/{replicas} ready (need {drain.required_ready});"
         f" rolled-back {old} still serves {share}%"
     )
-    ctx.condition(reasons.STABLE_CAPACITY, False, reasons.WAITING_FOR_STABLE_CAPACITY, message)
+    ctx.condition(reasons.STABLE_CAPACITY, False, reasons.WAITING_FOR_STABLE_CAPACITY, waiting)
     ctx.wait()
-    return message
-
-
-def draining(ctx: Pass) -> str:
-    """The rolled-back version a waiting rollback keeps serving."""
-    assert ctx.status.rollback_drain is not None
-    return ctx.status.rollback_drain.version
+    return old, f"{drain.message}; {waiting}" if drain.message else waiting
 
 
 def finish(ctx: Pass, drain: RollbackDrain, stable_ready: int, after: str) -> None:

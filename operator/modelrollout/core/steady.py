@@ -17,8 +17,10 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     replicas = ctx.spec.replicas
     ctx.ensure(stable, replicas)
     keep = {stable}
-    waiting = drain.hold(ctx)
-    if waiting is None:
+    if message is None and phase == "Healthy":
+        message = f"{stable} serves all traffic"
+    serving, message = drain.hold(ctx, message)
+    if serving is None:
         for role in service_roles(ctx):
             ctx.point(role, stable)
         route_usable(ctx)
@@ -26,12 +28,9 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     else:
         # A rollback waiting for stable capacity: the rolled-back version keeps its pods and share.
         route_usable(ctx)
-        keep.add(drain.draining(ctx))
-        message = waiting
+        keep.add(serving)
     cleanup(ctx, keep=keep)
     ready = ctx.observed.ready(stable)
-    if message is None and phase == "Healthy":
-        message = f"{stable} serves all traffic"
     ctx.report(phase, message)
     ctx.status.observed_generation = ctx.inp.generation
     full = ready >= replicas
