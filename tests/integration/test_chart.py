@@ -136,6 +136,28 @@ def test_values_become_the_operators_settings_file(tmp_path: Path) -> None:
     assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/settings"]
 
 
+def test_two_replicas_by_default_elect_a_leader_and_one_runs_alone(tmp_path: Path) -> None:
+    def settings_of(docs: list[Manifest]) -> Any:
+        settings_map = next(doc for doc in of_kind(docs, "ConfigMap") if doc["metadata"]["name"] == "mr-settings")
+        path = tmp_path / f"settings-{secrets.token_hex(3)}.yaml"
+        path.write_text(settings_map["data"]["settings.yaml"])
+        return load_settings(path, namespace="ops")
+
+    default = render()
+    deployment = of_kind(default, "Deployment")[0]
+    assert deployment["spec"]["replicas"] == 2 and deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert settings_of(default).leader_election.enabled
+    assert [rule["resources"] for _, _, rule in rules_on(default, "leases")] == [["leases"]]
+    assert of_kind(default, "PodDisruptionBudget")[0]["spec"]["maxUnavailable"] == 1
+    affinity = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    assert affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["topologyKey"]
+
+    single = render("ops", "replicaCount=1")
+    assert of_kind(single, "Deployment")[0]["spec"]["strategy"]["type"] == "Recreate"
+    assert not settings_of(single).leader_election.enabled
+    assert rules_on(single, "leases") == [] and of_kind(single, "PodDisruptionBudget") == []
+
+
 @pytest.mark.parametrize(
     ("assignment", "complaint"),
     [
@@ -172,9 +194,10 @@ def test_secrets_only_those_the_connections_name_in_the_release_namespace(tmp_pa
 
 def test_namespaced_mode_grants_roles_per_namespace_and_only_kopfs_cluster_reads() -> None:
     docs = render("ops", "watchNamespaces={team-a,team-b}")
-    roles = of_kind(docs, "Role")
-    assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
-    assert sorted(b["metadata"]["namespace"] for b in of_kind(docs, "RoleBinding")) == ["team-a", "team-b"]
+    # Beside the per-namespace Roles, only the Lease Role of leader election, in the release namespace.
+    roles = [r for r in of_kind(docs, "Role", "RoleBinding") if not r["metadata"]["name"].endswith("-leader-election")]
+    assert sorted(r["metadata"]["namespace"] for r in roles if r["kind"] == "Role") == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in roles if b["kind"] == "RoleBinding") == ["team-a", "team-b"]
     operator_roles = [r for r in of_kind(docs, "ClusterRole") if not r["metadata"]["name"].startswith("modelrollout-")]
     [cluster_role] = operator_roles
     assert sorted((tuple(rule["resources"]), tuple(rule["verbs"])) for rule in cluster_role["rules"]) == [

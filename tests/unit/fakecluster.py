@@ -35,6 +35,7 @@ from modelrollout.core.actions import (
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
+    SetVariantSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.lifecycle import with_stage
@@ -125,6 +126,8 @@ class FakeCluster:
     served: list[dict[str, int]] = field(default_factory=list)
     # The router's route object: the last split written (None: none yet), and what blocks it.
     route: SetTrafficSplit | None = None
+    # An A/B test's split on the route object, the last one written (None: none yet).
+    variant_route: SetVariantSplit | None = None
     route_problem: str | None = None
     # The candidate's weight on the route object after every applied pass.
     route_weights: list[int] = field(default_factory=list)
@@ -158,8 +161,20 @@ class FakeCluster:
                 weight=self.route.weight if self.route else None,
                 mirror=self.route.mirror if self.route else 0,
                 problem=self.route_problem,
+                backends=self.route_backends(),
             ),
         )
+
+    def route_backends(self) -> dict[str, int] | None:
+        """Percentage per Service on the route object: the A/B split if written last, else the canary's."""
+        if self.variant_route is not None:
+            return {backend.service: backend.weight for backend in self.variant_route.backends}
+        if self.route is not None:
+            return {
+                naming.active_service(self.name): 100 - self.route.weight,
+                naming.canary_service(self.name): self.route.weight,
+            }
+        return None
 
     def ready(self, version: str) -> int:
         deployment = self.deployments.get(version)
@@ -232,6 +247,12 @@ class FakeCluster:
             elif isinstance(action, SetTrafficSplit):
                 assert self.route_problem is None, f"route written despite: {self.route_problem}"
                 self.route = action
+                self.variant_route = None
+            elif isinstance(action, SetVariantSplit):
+                assert self.route_problem is None, f"route written despite: {self.route_problem}"
+                assert sum(b.weight for b in action.backends) == 100, f"shares do not sum to 100: {action}"
+                self.variant_route = action
+                self.route = None
             elif isinstance(action, DeleteDeployment):
                 self.delete_deployment(action.version)
         self.route_weights.append(self.route.weight if self.route else 0)
@@ -289,6 +310,13 @@ class FakeCluster:
                 f"pass {self.pass_index}: the route sends {self.route.weight}% (mirrors {self.route.mirror}%) to "
                 f"{canary}, which selects no ready pod; actions: {actions}"
             )
+        # A share of an A/B split only on a Service that selects ready pods.
+        for backend in self.variant_route.backends if self.variant_route else ():
+            if backend.weight > 0 and self.serving(backend.service) < 1:
+                raise InvariantError(
+                    f"pass {self.pass_index}: the route sends {backend.weight}% to {backend.service}, which "
+                    f"selects no ready pod; actions: {actions}"
+                )
         # Every Service selects at least one ready pod (pods created in this pass are not ready yet).
         for service in self.selectors:
             if self.serving(service) < 1:

@@ -108,6 +108,21 @@ def test_step_metric_measured_before_its_step_is_due_at_once() -> None:
     assert due(replace(SCOPE, step_metrics=("error-rate",), step_since=ago(20)), state) == []
 
 
+def test_no_data_right_after_traffic_starts_is_looked_at_again_within_a_second() -> None:
+    """Prometheus scrapes a new version a second or so after its traffic starts; a full interval
+    of waiting on that first "no data" would hold the rollout for nothing."""
+    tally = MetricTally(
+        metric="error-rate", measurements=1, inconclusive=1, last_at=ago(0.6), last_verdict="inconclusive"
+    )
+    state = AnalysisStatus(version=SCOPE.version, tallies=[tally])
+    assert due(replace(SCOPE, traffic_since=ago(1)), state) == ["error-rate"]
+    # Past the first interval of traffic, or once any data came, the interval holds again
+    # (a Prometheus that stays down is not asked more often than usual).
+    assert due(replace(SCOPE, traffic_since=ago(31)), state) == []
+    measured = tally.model_copy(update={"measurements": 2})
+    assert due(replace(SCOPE, traffic_since=ago(1)), AnalysisStatus(version=SCOPE.version, tallies=[measured])) == []
+
+
 def test_queries_are_rendered_for_the_version_under_test() -> None:
     [query] = due_metrics(SCOPE, ANALYSIS, None, NOW, identity=IDENTITY)
     assert query.error is None and query.resolved is not None

@@ -284,3 +284,13 @@ def test_candidate_pods_failing_take_the_canary_service_back_to_stable() -> None
     assert driver.service("canary") == V1
     assert driver.service("active") == V1
     assert driver.status.canary_weight == 0
+
+
+def test_a_completed_step_asks_for_the_next_pass_at_once() -> None:
+    """The step after a finished one (a weight change after a pause) is not delayed by a requeue."""
+    driver = new_driver(canary_spec(steps=[{"setWeight": 25}, {"pause": {"duration": "2s"}}, {"setWeight": 50}]))
+    driver.run_until(lambda d: step_done(d, 0))
+    decision = driver.step()
+    while not step_done(driver, 1):
+        decision = driver.step()
+    assert decision.requeue_after == 0.0

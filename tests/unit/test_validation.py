@@ -259,6 +259,13 @@ INVALID_ROLLOUTS = [
     ),
     # --- shapes the CRD also enforces (pydantic does not run CEL)
     (
+        "ab-test-two-routers",
+        AB_TEST,
+        [set_path("strategy.abTest.trafficRouting", {"gatewayAPI": {"httpRoute": "r"}, "userHash": {}})],
+        "spec.strategy.abTest.trafficRouting: set at most one traffic router:"
+        " replicas, gatewayAPI or userHash (found: gatewayAPI, userHash)",
+    ),
+    (
         "two-strategies",
         CANARY,
         [set_path("strategy.blueGreen", {})],

@@ -1,10 +1,10 @@
 """Pure edits of a user's HTTPRoute for the gatewayAPI router: the weights of the backendRefs of
-the rules that send to the Rollout's stable Service, and the mirror filter of a shadow step.
-Everything else in the route is kept as read."""
+the rules that send to the Rollout's stable Service (the canary Service's, or an A/B test's variant
+Services'), and the mirror filter of a shadow step. Everything else in the route is kept as read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ class Backends:
     stable: str
     canary: str
     port: int
+    # Names of the A/B variant Services start with it, a number after it ("" : none).
+    variant_prefix: str = ""
 
 
 def _is_service(ref: Mapping[str, Any], name: str, namespace: str) -> bool:
@@ -24,6 +26,22 @@ def _is_service(ref: Mapping[str, Any], name: str, namespace: str) -> bool:
         and ref.get("group", "") in ("", "core")
         and ref.get("kind", "Service") == "Service"
         and ref.get("namespace", namespace) == namespace
+    )
+
+
+def _is_variant(ref: Mapping[str, Any], backends: Backends, namespace: str) -> bool:
+    name = str(ref.get("name", ""))
+    prefix = backends.variant_prefix
+    return (
+        bool(prefix) and name.startswith(prefix) and name[len(prefix) :].isdigit() and _is_service(ref, name, namespace)
+    )
+
+
+def _ours(ref: Mapping[str, Any], backends: Backends, namespace: str) -> bool:
+    return (
+        _is_service(ref, backends.stable, namespace)
+        or _is_service(ref, backends.canary, namespace)
+        or _is_variant(ref, backends, namespace)
     )
 
 
@@ -48,6 +66,20 @@ def http_route_weight(route: Mapping[str, Any], backends: Backends, namespace: s
         total = stable + canary
         shares.append(round(100 * canary / total) if total else 0)
     return max(shares)
+
+
+def http_route_backends(route: Mapping[str, Any], backends: Backends, namespace: str) -> dict[str, int]:
+    """Percentage of requests per Service of this Rollout (stable, canary, variants), the highest any
+    managed rule gives it; shares among this Rollout's Services only."""
+    rules = (route.get("spec") or {}).get("rules") or []
+    shares: dict[str, int] = {}
+    for index in managed_rules(route, backends, namespace):
+        refs = [r for r in rules[index].get("backendRefs") or [] if _ours(r, backends, namespace)]
+        total = sum(int(r.get("weight", 1)) for r in refs)
+        for ref in refs:
+            share = round(100 * int(ref.get("weight", 1)) / total) if total else 0
+            shares[str(ref["name"])] = max(shares.get(str(ref["name"]), 0), share)
+    return shares
 
 
 def _is_our_mirror(item: Mapping[str, Any], backends: Backends, namespace: str) -> bool:
@@ -97,6 +129,8 @@ def weighted_backend_refs(refs: list[dict[str, Any]], backends: Backends, namesp
     has_canary = False
     port = backends.port
     for ref in refs:
+        if _is_variant(ref, backends, namespace):
+            continue  # left from an A/B test: it has no share in a canary
         if _is_service(ref, backends.stable, namespace):
             port = int(ref.get("port", port))
             result.append({**ref, "weight": 100 - weight})
@@ -110,15 +144,60 @@ def weighted_backend_refs(refs: list[dict[str, Any]], backends: Backends, namesp
     return result
 
 
+def split_backend_refs(
+    refs: list[dict[str, Any]], backends: Backends, namespace: str, weights: Mapping[str, int]
+) -> list[Any]:
+    """A rule's backendRefs for an A/B split: `weights` by Service name (the stable Service's among
+    them), the canary Service at 0, variant Services not in `weights` gone; others untouched."""
+    result: list[dict[str, Any]] = []
+    port = backends.port
+    present: set[str] = set()
+    for ref in refs:
+        name = str(ref.get("name", ""))
+        if _is_service(ref, backends.stable, namespace) or _is_variant(ref, backends, namespace):
+            port = int(ref.get("port", port)) if name == backends.stable else port
+            if name in weights:
+                present.add(name)
+                result.append({**ref, "weight": weights[name]})
+        elif _is_service(ref, backends.canary, namespace):
+            result.append({**ref, "weight": 0})
+        else:
+            result.append(ref)
+    for name, weight in weights.items():
+        if name not in present:
+            result.append({"group": "", "kind": "Service", "name": name, "port": port, "weight": weight})
+    return result
+
+
+def http_route_split_patch(
+    route: Mapping[str, Any], backends: Backends, namespace: str, weights: Mapping[str, int]
+) -> list[Any]:
+    """JSON patch ops putting an A/B split (`weights` by Service) on every managed rule, with no
+    mirror; empty when already so."""
+    return _patch(route, backends, namespace, lambda refs: split_backend_refs(refs, backends, namespace, weights), 0)
+
+
 def http_route_patch(
     route: Mapping[str, Any], backends: Backends, namespace: str, weight: int, mirror: int = 0
 ) -> list[Any]:
     """JSON patch ops setting `weight` (and `mirror`) on every managed rule; empty when already so."""
+    return _patch(
+        route, backends, namespace, lambda refs: weighted_backend_refs(refs, backends, namespace, weight), mirror
+    )
+
+
+def _patch(
+    route: Mapping[str, Any],
+    backends: Backends,
+    namespace: str,
+    new_refs: Callable[[list[dict[str, Any]]], list[Any]],
+    mirror: int,
+) -> list[Any]:
     rules = (route.get("spec") or {}).get("rules") or []
     ops: list[dict[str, Any]] = []
     for index in managed_rules(route, backends, namespace):
         refs = list(rules[index].get("backendRefs") or [])
-        wanted = weighted_backend_refs(refs, backends, namespace, weight)
+        wanted = new_refs(refs)
         if wanted != refs:
             ops.append({"op": "replace", "path": f"/spec/rules/{index}/backendRefs", "value": wanted})
         filters = list(rules[index].get("filters") or [])

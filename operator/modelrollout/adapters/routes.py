@@ -20,15 +20,25 @@ from kubernetes.client.exceptions import ApiException
 
 from modelrollout.adapters.httproute import (
     Backends,
+    http_route_backends,
     http_route_mirror,
     http_route_patch,
+    http_route_split_patch,
     http_route_weight,
     managed_rules,
 )
-from modelrollout.adapters.routetable import owned_by, route_table_manifest, route_table_name, routing_of
+from modelrollout.adapters.routetable import (
+    owned_by,
+    route_table_manifest,
+    route_table_name,
+    routing_of,
+    routing_path,
+    table_backends,
+    variant_table_manifest,
+)
 from modelrollout.api.labels import FIELD_MANAGER
 from modelrollout.core import naming
-from modelrollout.core.actions import SetTrafficSplit
+from modelrollout.core.actions import SetTrafficSplit, SetVariantSplit
 from modelrollout.core.observed import RouteState
 from modelrollout.routing.assign import TABLE_KEY, load_table
 
@@ -43,7 +53,7 @@ class RouteGateway(Protocol):
     """What the reconciler needs to observe and write the routers' objects."""
 
     def observe(self, rollout: dict[str, Any]) -> RouteState: ...
-    def apply(self, rollout: dict[str, Any], split: SetTrafficSplit) -> None: ...
+    def apply(self, rollout: dict[str, Any], split: SetTrafficSplit | SetVariantSplit) -> None: ...
 
 
 class KubernetesRoutes:
@@ -61,7 +71,7 @@ class KubernetesRoutes:
             return self._observe_http_route(rollout, str(routing["gatewayAPI"].get("httpRoute", "")))
         return RouteState()
 
-    def apply(self, rollout: dict[str, Any], split: SetTrafficSplit) -> None:
+    def apply(self, rollout: dict[str, Any], split: SetTrafficSplit | SetVariantSplit) -> None:
         routing = routing_of(rollout)
         if routing.get("userHash") is not None:
             self._apply_table(rollout, split)
@@ -94,10 +104,15 @@ class KubernetesRoutes:
             table = load_table((config_map.get("data") or {}).get(TABLE_KEY, ""))
         except ValueError:
             return RouteState(weight=None)  # unreadable: rewritten by the next split
-        return RouteState(weight=int(table.get("weight") or 0) if table.get("candidate") else 0)
+        return RouteState(
+            weight=int(table.get("weight") or 0) if table.get("candidate") else 0, backends=table_backends(table)
+        )
 
-    def _apply_table(self, rollout: dict[str, Any], split: SetTrafficSplit) -> None:
-        manifest = route_table_manifest(rollout, split)
+    def _apply_table(self, rollout: dict[str, Any], split: SetTrafficSplit | SetVariantSplit) -> None:
+        if isinstance(split, SetVariantSplit):
+            manifest = variant_table_manifest(rollout, split)
+        else:
+            manifest = route_table_manifest(rollout, split)
         meta = manifest["metadata"]
         current = self._read_config_map(meta["namespace"], meta["name"])
         if current is not None and not owned_by(current, rollout):
@@ -130,7 +145,12 @@ class KubernetesRoutes:
     def _backends(rollout: dict[str, Any]) -> Backends:
         name = rollout["metadata"]["name"]
         port = int(((rollout.get("spec") or {}).get("service") or {}).get("port", 80))
-        return Backends(stable=naming.active_service(name), canary=naming.canary_service(name), port=port)
+        return Backends(
+            stable=naming.active_service(name),
+            canary=naming.canary_service(name),
+            port=port,
+            variant_prefix=naming.variant_service(name, 0)[:-1],
+        )
 
     def _observe_http_route(self, rollout: dict[str, Any], route_name: str) -> RouteState:
         namespace = rollout["metadata"]["namespace"]
@@ -140,7 +160,7 @@ class KubernetesRoutes:
             return RouteState(
                 problem=f"HTTPRoute {route_name} not found in namespace {namespace} (or the Gateway API CRDs are "
                 f"not installed): create it with a rule whose backendRefs include Service {backends.stable}, or fix "
-                "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute"
+                f"{routing_path(rollout)}.gatewayAPI.httpRoute"
             )
         if not managed_rules(route, backends, namespace):
             return RouteState(
@@ -149,15 +169,24 @@ class KubernetesRoutes:
                 "should weigh"
             )
         return RouteState(
-            weight=http_route_weight(route, backends, namespace), mirror=http_route_mirror(route, backends, namespace)
+            weight=http_route_weight(route, backends, namespace),
+            mirror=http_route_mirror(route, backends, namespace),
+            backends=http_route_backends(route, backends, namespace),
         )
 
-    def _apply_http_route(self, rollout: dict[str, Any], route_name: str, split: SetTrafficSplit) -> None:
+    def _apply_http_route(
+        self, rollout: dict[str, Any], route_name: str, split: SetTrafficSplit | SetVariantSplit
+    ) -> None:
         namespace = rollout["metadata"]["namespace"]
         route = self._read_http_route(namespace, route_name)
         if route is None:
             return
-        ops = http_route_patch(route, self._backends(rollout), namespace, split.weight, split.mirror)
+        backends = self._backends(rollout)
+        if isinstance(split, SetVariantSplit):
+            weights = {backend.service: backend.weight for backend in split.backends}
+            ops = http_route_split_patch(route, backends, namespace, weights)
+        else:
+            ops = http_route_patch(route, backends, namespace, split.weight, split.mirror)
         if not ops:
             return
         try:

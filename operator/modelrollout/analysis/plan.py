@@ -77,8 +77,27 @@ def seconds_until_due(
     # A step metric last measured before its step began is due at once: only newer measurements count.
     measured_this_step = last_age is not None and (step_age is None or last_age <= step_age)
     if last_age is not None and (measured_this_step or not in_step):
-        waits.append(resolved.interval - last_age)
+        interval = resolved.interval
+        if _awaiting_first_scrape(tally, traffic_age, resolved.interval):
+            interval = min(interval, FIRST_SCRAPE_RETRY_SECONDS)
+        waits.append(interval - last_age)
     return max(waits)
+
+
+# Right after traffic reaches a version Prometheus has not scraped it yet: "no data" then is a
+# matter of a second, so the next look comes sooner than a full interval (only within the first
+# interval of traffic, so a Prometheus that stays down is not asked more often than usual).
+FIRST_SCRAPE_RETRY_SECONDS = 0.5
+
+
+def _awaiting_first_scrape(tally: MetricTally | None, traffic_age: float | None, interval: float) -> bool:
+    return (
+        tally is not None
+        and tally.last_verdict == "inconclusive"
+        and tally.measurements == tally.inconclusive
+        and traffic_age is not None
+        and traffic_age < interval
+    )
 
 
 @dataclass(frozen=True)

@@ -403,6 +403,9 @@ class BlueGreenStrategy(SpecModel):
     )
 
 
+MAX_AB_VARIANTS = 8
+
+
 class ABVariant(SpecModel):
     """One arm of an A/B test: a ModelVersion and its share of requests."""
 
@@ -460,7 +463,7 @@ class ABTestStrategy(SpecModel):
 
     variants: list[ABVariant] = Field(
         min_length=2,
-        max_length=8,
+        max_length=MAX_AB_VARIANTS,
         description=(
             "Versions under test and their weights (weights sum to 100, versions differ). The stable version "
             "is the control; every other variant is compared with it."
@@ -478,7 +481,11 @@ class ABTestStrategy(SpecModel):
     )
     traffic_routing: TrafficRouting | None = Field(
         default=None,
-        description="How the weights reach requests; default replicas (weights rounded to whole pods).",
+        description=(
+            "How the weights reach requests: replicas (default; weights rounded to whole pods), gatewayAPI "
+            "(exact weights on the HTTPRoute, a Service per variant) or userHash (each user on one variant for "
+            "the whole test, through the route table)."
+        ),
     )
     metrics: list[ABMetric] = Field(
         min_length=1,

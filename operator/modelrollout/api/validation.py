@@ -22,6 +22,7 @@ from modelrollout.api.rollout import (
     MetricSpec,
     RolloutSpec,
     Strategy,
+    TrafficRouting,
 )
 
 # Placeholders as modelrollout.analysis.templates reads them: anything in double braces, trimmed.
@@ -135,24 +136,26 @@ def _strategy_shape(strategy: Strategy) -> list[str]:
     return []
 
 
+def _routing_shape(path: str, routing: TrafficRouting | None) -> list[str]:
+    if routing is None:
+        return []
+    routers = [
+        name
+        for name, value in (
+            ("replicas", routing.replicas),
+            ("gatewayAPI", routing.gateway_api),
+            ("userHash", routing.user_hash),
+        )
+        if value is not None
+    ]
+    if len(routers) > 1:
+        return [f"{path}: set at most one traffic router: replicas, gatewayAPI or userHash (found: {_names(routers)})"]
+    return []
+
+
 def _canary_shape(canary: CanaryStrategy) -> list[str]:
-    errors: list[str] = []
     routing = canary.traffic_routing
-    if routing is not None:
-        routers = [
-            name
-            for name, value in (
-                ("replicas", routing.replicas),
-                ("gatewayAPI", routing.gateway_api),
-                ("userHash", routing.user_hash),
-            )
-            if value is not None
-        ]
-        if len(routers) > 1:
-            errors.append(
-                "spec.strategy.canary.trafficRouting: set at most one traffic router: replicas, gatewayAPI"
-                f" or userHash (found: {_names(routers)})"
-            )
+    errors = _routing_shape("spec.strategy.canary.trafficRouting", routing)
     for index, step in enumerate(canary.steps):
         kinds = [
             name
@@ -175,7 +178,7 @@ def _canary_shape(canary: CanaryStrategy) -> list[str]:
 
 
 def _ab_test_shape(ab_test: ABTestStrategy) -> list[str]:
-    errors: list[str] = []
+    errors = _routing_shape("spec.strategy.abTest.trafficRouting", ab_test.traffic_routing)
     total = sum(variant.weight for variant in ab_test.variants)
     if total != 100:
         errors.append(f"spec.strategy.abTest.variants: weights must sum to 100, not {total}")

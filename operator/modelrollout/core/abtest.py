@@ -11,12 +11,14 @@ from __future__ import annotations
 from modelrollout.api.modelversion import LifecycleStage
 from modelrollout.api.rollout import ABTestStatus, Outcome
 from modelrollout.core import naming, reasons
+from modelrollout.core.abtest_routes import hold_route_split, on_route, promote_on_route, route_variant_views
 from modelrollout.core.candidate import deadline_exceeded, end_candidate, promote
 from modelrollout.core.context import Pass
 from modelrollout.core.pause import keep_current_shape, pause
 from modelrollout.core.steady import steady
 from modelrollout.core.trafficrouting import promote_traffic
-from modelrollout.routing.split import SplitView, renormalise, splitter_for, variant_views
+from modelrollout.routing.factory import splitter_for
+from modelrollout.routing.split import SplitView, renormalise, variant_views
 
 
 def ab_test(ctx: Pass) -> None:
@@ -85,16 +87,14 @@ def hold_split(ctx: Pass, weights: dict[str, int]) -> bool:
     control = status.stable_version
     assert state is not None and control is not None
     splitter = splitter_for(strategy.traffic_routing)
-    if splitter is None:  # support.py reports it as InvalidSpec first; never approximate another router
-        ctx.report("Degraded", "spec.strategy.abTest.trafficRouting: this router cannot hold an A/B split yet")
-        keep_current_shape(ctx)
-        return False
     versions = [v.version for v in strategy.variants]
     observed = ctx.observed
     view = SplitView(
         total=ctx.spec.replicas,
         control=control,
-        variants=variant_views(
+        variants=route_variant_views(ctx, versions)
+        if on_route(ctx)
+        else variant_views(
             versions, {v: observed.replicas(v) for v in versions}, {v: observed.ready(v) for v in versions}
         ),
         active_selects_all=ctx.selects(naming.active_service(ctx.inp.name), None),
@@ -104,7 +104,10 @@ def hold_split(ctx: Pass, weights: dict[str, int]) -> bool:
     plan = splitter.split(view, {v: shares.get(v, 0) for v in versions})
     for version in versions:  # scale-ups first: the plan already holds shrinking sides until others are ready
         ctx.ensure(version, plan.replicas.get(version, 0))
-    ctx.point("active", None if plan.active == "all" else control)
+    if plan.route is not None:
+        hold_route_split(ctx, plan.route, shares)
+    else:
+        ctx.point("active", None if plan.active == "all" else control)
     status.canary_weight = 100 - plan.weights.get(control, 0)
     if state.started_at is not None:
         return True
@@ -142,8 +145,8 @@ def finish(ctx: Pass, winner: str, reason: str) -> None:
         # Another challenger won: it becomes the version being promoted; the target was not chosen.
         ctx.stage(candidate, "staging", f"{winner} won the A/B test")
         status.candidate_version = winner
-    plan = promote_traffic(ctx)
-    if not plan.settled:
+    settled = promote_on_route(ctx, winner) if on_route(ctx) else promote_traffic(ctx).settled
+    if not settled:
         ctx.in_progress("Promoting", f"A/B winner {winner}: scaling to {ctx.spec.replicas} replicas")
         deadline_exceeded(ctx, f"{winner} at {ctx.spec.replicas} replicas")
         return

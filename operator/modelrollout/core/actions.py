@@ -7,7 +7,7 @@ from typing import Literal
 
 from modelrollout.api.modelversion import LifecycleStage
 
-ServiceRole = Literal["active", "preview", "canary"]
+ServiceRole = Literal["active", "preview", "canary", "variant"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,25 @@ class SetTrafficSplit:
 
 
 @dataclass(frozen=True)
+class RouteBackend:
+    """One version's entry on the route object of an A/B test."""
+
+    version: str  # ModelVersion name and its version label value
+    label: str
+    service: str  # the Service that selects it
+    weight: int  # percentage of requests it gets now
+    share: int  # its weight in the test's design (the route table's bucket range)
+
+
+@dataclass(frozen=True)
+class SetVariantSplit:
+    """The traffic router's route object shares requests between `backends` (the control last) and
+    nothing else of this Rollout's: one backend alone is all traffic on it."""
+
+    backends: tuple[RouteBackend, ...]
+
+
+@dataclass(frozen=True)
 class DeleteDeployment:
     """The Deployment of `version` is gone (an archived version: nothing left to scale up)."""
 
@@ -83,6 +102,7 @@ Action = (
     | EmitEvent
     | SetModelVersionStage
     | SetTrafficSplit
+    | SetVariantSplit
     | DeleteDeployment
     | SetModelVersionCondition
 )

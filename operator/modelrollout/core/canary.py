@@ -40,7 +40,7 @@ def canary(ctx: Pass) -> None:
     elif step.analysis is not None:
         if ctx.summary.step_passed:
             advance_step(ctx, f"{label}: analysis passed")
-            ctx.wait(0.5)
+            ctx.proceed()
         else:
             ctx.in_progress("Progressing", f"{label}: analysis of {', '.join(step.analysis.metrics)} running")
             ctx.wait()
@@ -69,7 +69,7 @@ def set_weight_step(ctx: Pass, weight: int, label: str) -> None:
     if plan.settled:
         advance_step(ctx, f"{label}: weight {weight}% reached")
         ctx.in_progress("Progressing", f"{label}: weight {weight}%")
-        ctx.wait(0.5)
+        ctx.proceed()
         return
     if plan.waiting_on_others:
         # Ready, but an older version still runs out its scale-down delay before both versions
@@ -97,7 +97,7 @@ def shadow_step(ctx: Pass, step: CanaryStep, label: str, weight: int) -> None:
     remaining = parse_duration(shadow.duration) - ctx.since(ctx.status.step_started_at)
     if remaining <= 0:
         advance_step(ctx, f"{label}: mirrored {shadow.percent}% for {shadow.duration}")
-        ctx.wait(0.5)
+        ctx.proceed()
         return
     until = format_time(ctx.inp.now + timedelta(seconds=remaining))
     ctx.in_progress("Progressing", f"{label}: mirroring {shadow.percent}% of requests to {candidate} until {until}")
@@ -112,7 +112,7 @@ def pause_step(ctx: Pass, step: CanaryStep, label: str) -> None:
     remaining = parse_duration(step.pause.duration) - ctx.since(ctx.status.step_started_at)
     if remaining <= 0:
         advance_step(ctx, f"{label}: pause of {step.pause.duration} done")
-        ctx.wait(0.5)
+        ctx.proceed()
         return
     # The end time, not a countdown: the message (and so status) stays the same while pausing.
     until = format_time(ctx.inp.now + timedelta(seconds=remaining))

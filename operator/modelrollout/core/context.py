@@ -7,6 +7,7 @@ module of functions over this context. Phase and message are not written by them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +32,7 @@ from modelrollout.core.observed import Observed
 # How soon to look again while waiting on the cluster (readiness, endpoints).
 WAIT_REQUEUE_SECONDS = 2.0
 
-SERVICE_NAMES = {
+SERVICE_NAMES: dict[str, Callable[[str], str]] = {
     "active": naming.active_service,
     "preview": naming.preview_service,
     "canary": naming.canary_service,
@@ -150,6 +151,10 @@ class Pass:
     def wait(self, seconds: float = WAIT_REQUEUE_SECONDS) -> None:
         self.requeue.append(max(seconds, 0.5))
 
+    def proceed(self) -> None:
+        """The next pass at once: this one made progress (a step advanced) and the next step can act."""
+        self.requeue.append(0.0)
+
     def event(self, reason: str, message: str, warning: bool = False) -> None:
         self.actions.append(EmitEvent("Warning" if warning else "Normal", reason, message))
 
@@ -182,7 +187,10 @@ class Pass:
 
         Returns whether the Service now selects (or already selected) that target.
         """
-        name = SERVICE_NAMES[role](self.inp.name)
+        return self.point_service(SERVICE_NAMES[role](self.inp.name), role, version)
+
+    def point_service(self, name: str, role: ServiceRole, version: str | None) -> bool:
+        """`point` for a Service by name (an A/B variant's)."""
         label = self.label(version) if version else None
         if version is not None and (label is None or self.observed.ready(version) < 1):
             return self.selects(name, label) if label else False

@@ -29,6 +29,7 @@ from modelrollout.core.actions import (
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
+    SetVariantSplit,
 )
 from modelrollout.core.bluegreen import blue_green
 from modelrollout.core.canary import canary
@@ -161,7 +162,7 @@ def _key(action: Action) -> tuple[str, str] | None:
         return ("service", action.service)
     if isinstance(action, SetModelVersionStage):
         return ("stage", action.version)
-    if isinstance(action, SetTrafficSplit):
+    if isinstance(action, SetTrafficSplit | SetVariantSplit):
         return ("route", "")
     return None
 

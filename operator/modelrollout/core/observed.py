@@ -56,6 +56,8 @@ class RouteState:
     mirror: int = 0
     # Why the router cannot use the object (missing, not ours, not wired to our Services).
     problem: str | None = None
+    # Percentage of requests per Service of this Rollout on it; None when the object does not exist.
+    backends: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     if serving is None:
         for role in service_roles(ctx):
             ctx.point(role, stable)
+        for name in naming.variant_services(ctx.inp.name):
+            if name in ctx.observed.services:  # left from an A/B test: follows stable, as a canary Service does
+                ctx.point_service(name, "variant", stable)
         route_usable(ctx)
         routes_idle(ctx)
     else:

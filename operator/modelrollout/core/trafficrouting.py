@@ -7,6 +7,7 @@ plan into actions, keeping the safety rules in one place (`Pass.ensure`, `Pass.p
 from __future__ import annotations
 
 from modelrollout.core import naming, reasons
+from modelrollout.core.abtest_routes import idle_split
 from modelrollout.core.actions import SetTrafficSplit
 from modelrollout.core.context import Pass
 from modelrollout.routing.factory import router_for
@@ -70,13 +71,17 @@ def split(ctx: Pass, candidate: str | None, weight: int, mirror: int = 0) -> Non
 
 def routes_idle(ctx: Pass) -> None:
     """No rollout in progress: the router's route object sends everything to stable."""
-    if ctx.spec.strategy.canary is not None and router(ctx).has_route:
+    if not router(ctx).has_route:
+        return
+    if ctx.spec.strategy.ab_test is not None:
+        idle_split(ctx)  # and no A/B variant Service stays on the route
+    else:
         split(ctx, None, 0)
 
 
 def route_usable(ctx: Pass) -> bool:
     """Whether the router's route object can be written; the TrafficRouting condition says so."""
-    if ctx.spec.strategy.canary is None or not router(ctx).has_route:
+    if not router(ctx).has_route:
         return True
     problem = ctx.observed.route.problem
     if problem is None:

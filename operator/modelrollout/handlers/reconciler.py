@@ -41,6 +41,7 @@ from modelrollout.core.actions import (
     SetModelVersionStage,
     SetServiceSelector,
     SetTrafficSplit,
+    SetVariantSplit,
 )
 from modelrollout.core.analysis_contract import NO_ANALYSIS, AnalysisScope, AnalysisSummary
 from modelrollout.core.compatibility import compatibility_conflicts
@@ -56,7 +57,6 @@ from modelrollout.core.pod_policy import pod_policy_violations, versions_to_depl
 from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
 from modelrollout.core.shared import validation_view
-from modelrollout.core.support import unsupported_features
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def observe(
         for d in listed
     }
     service_names = [naming.active_service(name), naming.preview_service(name), naming.canary_service(name)]
+    service_names += naming.variant_services(name)
     services = kube.get_services(namespace, service_names)
     children = [ChildObject("Deployment", d.name, d.controller) for d in listed]
     children += [ChildObject("Service", s.name, s.controller) for s in services.values()]
@@ -191,7 +192,6 @@ def reconcile_rollout(
         validate_rollout(
             spec, validation_view(versions, name, (status.stable_version, status.candidate_version)), namespace
         )
-        + unsupported_features(spec)
         + connection_problems(spec, settings, namespace)
         + subscription_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
@@ -233,7 +233,7 @@ def reconcile_rollout(
     changed = False
     try:
         for action in in_order(decision.actions):
-            if isinstance(action, SetTrafficSplit):
+            if isinstance(action, SetTrafficSplit | SetVariantSplit):
                 if routes is not None:
                     routes.apply(raw, action)
                 continue
@@ -255,7 +255,7 @@ def reconcile_rollout(
             observer(namespace, name, spec, before, after, decision.actions, now)
     if invalid:
         return INVALID_RECHECK_SECONDS
-    waits = [RESYNC_SECONDS, decision.requeue_after or RESYNC_SECONDS]
+    waits = [RESYNC_SECONDS, RESYNC_SECONDS if decision.requeue_after is None else decision.requeue_after]
     if changed:
         # The cache already holds what this pass wrote (and the watch echo of it wakes nobody), so
         # the next step need not wait for a fixed requeue: e.g. a Service switched, then the weight
@@ -351,8 +351,8 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
         if any(c.type == action.type and (c.status, c.message) == (value, action.message) for c in held):
             return False
         conditions = set_condition(held, action.type, value, action.reason, action.message, format_time(now), None)
-        body = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
-        kube.patch_model_version_status(namespace, action.version, {"conditions": body})
+        entries = [c.model_dump(by_alias=True, exclude_none=True, mode="json") for c in conditions]
+        kube.patch_model_version_status(namespace, action.version, {"conditions": entries})
     elif isinstance(action, DeleteDeployment):
         existing = observed.deployments.get(action.version)
         if existing is not None:
@@ -366,8 +366,8 @@ def apply_action(kube: KubeWriter, rollout: dict[str, Any], observed: Observed, 
         if status is not None:
             # Conditions are SetModelVersionCondition's: a merge patch of the whole list read before
             # this pass would undo one written earlier in it.
-            entry = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
-            kube.patch_model_version_status(namespace, action.version, entry)
+            stage = status.model_dump(by_alias=True, exclude_none=True, exclude={"conditions"}, mode="json")
+            kube.patch_model_version_status(namespace, action.version, stage)
     return False
 
 

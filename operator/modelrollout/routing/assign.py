@@ -12,6 +12,19 @@ of the ConfigMap `<rollout>-routes`:
 `candidate` is null when no rollout is in progress; send the request to the returned entry's
 `service`.
 
+An A/B test over two or more versions adds `variants`, each entry with the bucket range it owns
+(`buckets`: [from, to), fixed for the whole test) and its `weight` (0 once it is out of traffic):
+
+    "variants": [{"version": "support-agent-2-4-0", "label": "2.4.0", "service": "support-agent-ab-1",
+                  "weight": 30, "buckets": [0, 3000]},
+                 {"version": "support-agent-2-3-1", "label": "2.3.1", "service": "support-agent",
+                  "weight": 70, "buckets": [3000, 10000]}]
+
+A user goes to the variant owning their bucket. If that variant is out of traffic, the user draws
+again (the salt with "#1", "#2", ... appended) until a variant in traffic owns the bucket, and falls
+back to `stable` (the control) after DRAWS draws. So while the table stays the same a user never
+moves; taking a variant out moves only its own users, spread over the others by their shares.
+
 A user's bucket is the first 8 bytes of sha256(salt, user id) modulo 10,000; the candidate takes
 the buckets below weight * 100. The bucket never changes for a user and salt, so the same user
 gets the same version in every call and process, and raising the weight only moves users from
@@ -27,6 +40,7 @@ from typing import Any
 
 TABLE_KEY = "table.json"
 BUCKETS = 10_000
+DRAWS = 32
 
 
 class RouteTableError(ValueError):
@@ -44,6 +58,9 @@ def assign(user_id: str, table: Mapping[str, Any]) -> Mapping[str, str]:
     stable = table.get("stable")
     if not isinstance(stable, Mapping):
         raise RouteTableError("route table has no stable entry")
+    variants = table.get("variants")
+    if isinstance(variants, list) and variants:
+        return _assign_variant(user_id, str(table.get("salt", "")), variants) or stable
     candidate = table.get("candidate")
     if not isinstance(candidate, Mapping):
         return stable
@@ -51,6 +68,23 @@ def assign(user_id: str, table: Mapping[str, Any]) -> Mapping[str, str]:
     if bucket(user_id, str(table.get("salt", ""))) < round(weight * BUCKETS / 100):
         return candidate
     return stable
+
+
+def _assign_variant(user_id: str, salt: str, variants: list[Any]) -> Mapping[str, str] | None:
+    """The variant in traffic owning the user's bucket, drawing again past variants out of traffic."""
+    for draw in range(DRAWS):
+        point = bucket(user_id, salt if draw == 0 else f"{salt}#{draw}")
+        for entry in variants:
+            if not isinstance(entry, Mapping):
+                continue
+            low, high = entry.get("buckets") or (0, 0)
+            if int(low) <= point < int(high):
+                if float(entry.get("weight") or 0) > 0:
+                    return entry
+                break
+        else:
+            return None  # a bucket nobody owns: the table is not ours; the control serves
+    return None
 
 
 def load_table(text: str | bytes) -> dict[str, Any]:

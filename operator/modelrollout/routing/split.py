@@ -1,7 +1,7 @@
 """Splitting traffic between several versions at once (A/B tests), behind one small interface.
 
 The two-version `Router` moves a candidate's weight; an A/B test holds a fixed split over two or more
-variants. A router that can do both implements `Splitter` as well; `splitter_for` picks it.
+variants. A router that can do both implements `Splitter` as well; `factory.splitter_for` picks it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
-
-from modelrollout.api.rollout import TrafficRouting
 
 SplitActive = Literal["all", "control"]
 
@@ -23,6 +21,11 @@ class VariantView:
     version: str
     replicas: int
     ready: int
+    # The Service the route object sends this variant's share to selects it, as observed (routers
+    # with a route object only: the active Service for the control, the variant's own for others).
+    selected: bool = False
+    # Its percentage on the route object as observed; None without one (or before it exists).
+    route: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class SplitPlan:
     weights: Mapping[str, int]
     # Every variant with a weight runs its replicas, ready, and the active Service selects them all.
     settled: bool
+    # Percentage per variant to write on the router's route object; None for a router without one.
+    route: Mapping[str, int] | None = None
 
 
 class Splitter(Protocol):
@@ -123,13 +128,6 @@ class ReplicaSplitter:
             )
         )
         return SplitPlan(replicas=replicas, active=active, weights=in_force, settled=settled)
-
-
-def splitter_for(routing: TrafficRouting | None) -> Splitter | None:
-    """The splitter of a traffic routing; None for a router that cannot hold a split yet."""
-    if routing is None or routing.replicas is not None:
-        return ReplicaSplitter()
-    return None
 
 
 def variant_views(
