@@ -72,3 +72,6 @@ def test_abort_at_sixty_percent_moves_traffic_only_as_stable_pods_become_ready(
     # The stable Service went back to the stable version alone only with all 5 of its pods ready.
     back = timeline.ready_pods_when_selected("sa", "2.3.1")[-1]
     assert back.get("2.3.1", 0) >= 5, back
+    # Stable grew 2 -> 5 before the candidate went 3 -> 0, in one step each.
+    assert timeline.deployment_replicas("sa-2.3.1")[-2:] == [2, 5]
+    assert timeline.deployment_replicas("sa-2.4.0")[-2:] == [3, 0]
