@@ -212,3 +212,25 @@ def test_an_ab_test_ending_in_keep_returns_traffic_to_the_control_without_a_capa
     assert driver.service("active") == V1 and driver.cluster.replicas(V2) == 0
     assert min(active_capacity(driver)) >= 4
     assert driver.status.phase == "Healthy" and "keep" in (driver.status.message or "")
+
+
+@pytest.mark.parametrize(
+    ("policy", "valid"),
+    [
+        ({}, True),
+        ({"minReadyPercent": 0, "criticalMinReadyPercent": 0, "maxWaitSeconds": 0}, True),
+        ({"minReadyPercent": 101}, False),
+        ({"criticalMinReadyPercent": -1}, False),
+        ({"maxWaitSeconds": -5}, False),
+        ({"minReadyPrecent": 50}, False),  # a typo is refused, not ignored
+    ],
+)
+def test_rollback_policy_bounds(policy: dict[str, Any], valid: bool) -> None:
+    raw = canary_spec().model_dump(by_alias=True, exclude_none=True)
+    raw["rollbackPolicy"] = policy
+    if valid:
+        spec = type(canary_spec()).model_validate(raw)
+        assert spec.rollback_policy.min_ready_percent == policy.get("minReadyPercent", 100)
+    else:
+        with pytest.raises(ValueError):
+            type(canary_spec()).model_validate(raw)
