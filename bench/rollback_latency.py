@@ -9,7 +9,10 @@ version. Prints every run, the median and the maximum, next to the target
 
     .venv/bin/python bench/rollback_latency.py --runs 5
 
-Each run uses a fresh namespace. Nothing is asserted: these are figures, not a test.
+Each run uses a fresh namespace. Nothing is asserted: these are figures, not a test. The Rollouts
+keep the default spec.rollbackPolicy (minReadyPercent 100): the time includes the stable version's
+scale back from 50 % to full size, which kwok makes ready at once; real model servers would add
+their load time here, during which the candidate keeps serving its share.
 """
 
 from __future__ import annotations

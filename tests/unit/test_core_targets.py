@@ -178,6 +178,9 @@ def test_promote_full_with_pods_that_never_become_ready_hits_the_deadline() -> N
     driver.send("promote-full")
     driver.run_until(lambda d: d.status.phase == "RolledBack", max_passes=100)
     assert driver.status.history[-1].outcome == "Aborted"
+    # The candidate's one ready pod keeps its share until the stable version is back at full size.
+    driver.run_until(lambda d: d.status.rollback_drain is None, max_passes=10)
+    assert driver.cluster.ready(V1) == 4
     assert driver.service("active") == V1
 
 

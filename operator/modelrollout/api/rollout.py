@@ -18,6 +18,7 @@ from modelrollout.api.common import (
 )
 from modelrollout.api.notifications import RolloutNotifications
 from modelrollout.api.registry import CompatibilityPolicy, EmergencyStop, RetentionPolicy
+from modelrollout.api.rollback import RollbackDrain, RollbackPolicy
 
 KIND = "Rollout"
 PLURAL = "rollouts"
@@ -632,6 +633,13 @@ class RolloutSpec(SpecModel):
         description="A candidate not ready (or a step not done) within this aborts the rollout.",
     )
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
+    rollback_policy: RollbackPolicy = Field(
+        default_factory=RollbackPolicy,
+        description=(
+            "When traffic leaves a rolled-back candidate: once the stable version has enough ready pods"
+            " (default: all of spec.replicas), so a rollback never drops capacity unless asked to."
+        ),
+    )
     revision_history_limit: int = Field(default=10, ge=0, le=100, description="History entries kept in status.")
     compatibility: CompatibilityPolicy | None = Field(
         default=None, description="What a target may change compared with the stable version (compatibility gates)."
@@ -853,6 +861,10 @@ class RolloutStatus(StatusModel):
         default=False, description="A promote --full is in progress: skip remaining steps and analysis."
     )
     rejected: RejectedTarget | None = Field(default=None, description="The target last rejected.")
+    rollback_drain: RollbackDrain | None = Field(
+        default=None,
+        description="A rollback waiting for stable capacity: the rolled-back candidate still serves a share.",
+    )
     pending_scale_downs: list[PendingScaleDown] = Field(
         default_factory=list, description="Old versions waiting to be scaled down."
     )

@@ -15,8 +15,9 @@ from modelrollout.api.rollout import (
     PendingScaleDown,
     RejectedTarget,
 )
-from modelrollout.core import reasons
+from modelrollout.core import drain, reasons
 from modelrollout.core.context import Pass
+from modelrollout.core.shared import settle_foreign_rejection
 from modelrollout.core.steady import cleanup, service_roles, steady
 
 
@@ -69,15 +70,21 @@ def start(ctx: Pass, target: str) -> None:
     status.analysis = AnalysisStatus()
     status.ab_test = ABTestStatus() if ctx.spec.strategy.ab_test else None
     status.rejected = None
+    status.rollback_drain = None  # a new rollout replaces any wait for stable capacity
     ctx.started = True
     ctx.stage(target, "candidate", f"rolled out by {ctx.inp.name}")
     ctx.event("RolloutStarted", f"rolling out {target} (stable {status.stable_version})")
 
 
-def end_candidate(ctx: Pass, outcome: Outcome, reason: str, stage: LifecycleStage) -> None:
-    """The candidate leaves the rollout without promotion; traffic returns to stable."""
+def end_candidate(ctx: Pass, outcome: Outcome, reason: str, stage: LifecycleStage, *, critical: bool = False) -> None:
+    """The candidate leaves the rollout without promotion; traffic returns to stable as its
+    capacity allows (`drain`), except on an emergency stop (at once) or for a new candidate
+    (whose rollout takes the traffic over)."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
+    if outcome not in ("Stopped", "Superseded"):
+        drain.begin(ctx, critical)
+    settle_foreign_rejection(ctx, outcome)
     ctx.history(candidate, outcome, reason)
     ctx.stage(candidate, stage, reason)
     ctx.event(outcome, f"{candidate}: {reason}", warning=outcome in ("RolledBack", "Aborted"))
@@ -96,12 +103,13 @@ def clear_candidate(ctx: Pass) -> None:
     status.pause_reason = None
 
 
-def reject(ctx: Pass, outcome: Outcome, reason: str) -> None:
-    """Roll back: all traffic to stable now, candidate rejected until spec change or retry."""
+def reject(ctx: Pass, outcome: Outcome, reason: str, *, critical: bool = False) -> None:
+    """Roll back: traffic to stable as its capacity allows (`drain`, spec.rollbackPolicy; `critical`:
+    a critical metric breach), candidate rejected until spec change or retry."""
     candidate = ctx.status.candidate_version
     assert candidate is not None
     ctx.status.rejected = RejectedTarget(version=candidate, generation=ctx.inp.generation, reason=reason)
-    end_candidate(ctx, outcome, reason, "rejected")
+    end_candidate(ctx, outcome, reason, "rejected", critical=critical)
     steady(ctx, "RolledBack", message=f"{candidate} {outcome.lower()}: {reason}")
 
 
@@ -121,6 +129,7 @@ def promote(ctx: Pass, reason: str | None = None) -> None:
             PendingScaleDown(version=old, at=format_time(at))
         ]
         ctx.stage(old, "deprecated", f"replaced by {candidate}")
+    settle_foreign_rejection(ctx, "Promoted")
     ctx.stage(candidate, "production", f"promoted by {ctx.inp.name}")
     ctx.history(
         candidate,

@@ -23,6 +23,7 @@ def stop(ctx: Pass) -> None:
     status = ctx.status
     candidate = status.candidate_version
     status.emergency_stop = EmergencyStop(at=ctx.now_text, stopped_version=candidate)
+    status.rollback_drain = None  # a stop moves traffic at once, even from a rollback still draining
     if candidate is not None:
         end_candidate(ctx, "Stopped", STOP_REASON, "staging")
     stable = status.stable_version or "no version"

@@ -19,7 +19,7 @@ def gate(ctx: Pass) -> bool:
         ctx.event("AnalysisVerdict", f"{metric}: {verdict}", warning=verdict == "fail")
     if summary.critical_failure and not status.promote_full:
         ctx.condition(reasons.ANALYSIS_FAILED, True, reasons.CRITICAL_METRIC_FAILED, summary.critical_failure)
-        reject(ctx, "RolledBack", summary.critical_failure)
+        reject(ctx, "RolledBack", summary.critical_failure, critical=True)
         return False
     if summary.warnings:
         ctx.condition(reasons.METRIC_WARNING, True, reasons.WARNING_METRIC_FAILED, "; ".join(summary.warnings))

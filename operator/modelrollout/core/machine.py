@@ -40,6 +40,7 @@ from modelrollout.core.controls import handle_control
 from modelrollout.core.emergency import held
 from modelrollout.core.gating import gate
 from modelrollout.core.retention import retain
+from modelrollout.core.shared import note_foreign_rejection
 from modelrollout.core.steady import cleanup, steady
 from modelrollout.core.validation import record_validation
 
@@ -106,6 +107,10 @@ def invalid(ctx: Pass) -> None:
         c.type == reasons.INVALID_SPEC and c.status == "True" and c.message == message for c in ctx.status.conditions
     )
     ctx.condition(reasons.INVALID_SPEC, True, reasons.SPEC_INVALID, message)
+    # Nothing moves until the spec is fixed: not progressing, and the target not completed.
+    ctx.condition(reasons.PROGRESSING, False, reasons.SPEC_INVALID, message)
+    if ctx.status.candidate_version is not None or ctx.spec.target_version != ctx.status.stable_version:
+        ctx.condition(reasons.COMPLETED, False, reasons.SPEC_INVALID, message)
     ctx.report("Degraded", f"invalid spec: {message}")
     ctx.status.observed_generation = ctx.inp.generation
     if not already:
@@ -119,6 +124,7 @@ def progress(ctx: Pass) -> None:
         return
     if finish_interrupted_rejection(ctx):
         return
+    note_foreign_rejection(ctx)
     if gate(ctx):
         strategy = ctx.spec.strategy
         if strategy.blue_green is not None:

@@ -18,6 +18,11 @@ ANALYSIS_FAILED: Final = "AnalysisFailed"
 METRIC_WARNING: Final = "MetricWarning"
 TRAFFIC_ROUTING: Final = "TrafficRouting"
 ACTION_FAILED: Final = "ActionFailed"
+# After a rollback: whether the stable version carries every request with the capacity asked for.
+STABLE_CAPACITY: Final = "StableCapacity"
+# The candidate's ModelVersion was rejected by another Rollout mid-rollout (core/shared.py); False
+# once this Rollout's own verdict is in, with that outcome (Promoted, RolledBack, ...) as reason.
+FOREIGN_REJECTION: Final = "ForeignRejection"
 
 # ------------------------------------------------------------- reasons
 
@@ -67,6 +72,19 @@ AB_TEST_RUNNING: Final = "ABTestRunning"
 AB_TEST_DECIDED: Final = "ABTestDecided"
 AB_TEST_CONCLUDED: Final = "ABTestConcluded"
 AB_CONTROL_MISSING: Final = "ABTestControlMissing"
+# StableCapacity (spec.rollbackPolicy); WaitingForStableCapacity and TrafficReturned are also Events
+STABLE_CAPACITY_READY: Final = "StableCapacityReady"
+WAITING_FOR_STABLE_CAPACITY: Final = "WaitingForStableCapacity"
+STABLE_CAPACITY_SHORT: Final = "StableCapacityShort"
+TRAFFIC_RETURNED: Final = "TrafficReturned"
+
+# ForeignRejection; OwnVerdict is the Event when this Rollout's verdict is in
+REJECTED_BY_OTHER_ROLLOUT: Final = "RejectedByOtherRollout"
+OWN_VERDICT: Final = "OwnVerdict"
+
+# Completed (besides RolloutInProgress / RolloutCompleted): why the target is not serving
+ROLLED_BACK: Final = "RolledBack"
+
 # ActionFailed
 API_ERROR: Final = "ApiError"
 ACTIONS_APPLIED: Final = "ActionsApplied"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelrollout.api.common import parse_time
 from modelrollout.api.rollout import PendingScaleDown, Phase
-from modelrollout.core import naming, reasons
+from modelrollout.core import drain, naming, reasons
 from modelrollout.core.actions import ServiceRole
 from modelrollout.core.context import Pass
 from modelrollout.core.trafficrouting import route_usable, routes_idle
@@ -16,17 +16,24 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     assert stable is not None
     replicas = ctx.spec.replicas
     ctx.ensure(stable, replicas)
-    for role in service_roles(ctx):
-        ctx.point(role, stable)
-    for name in naming.variant_services(ctx.inp.name):
-        if name in ctx.observed.services:  # left from an A/B test: follows stable, as a canary Service does
-            ctx.point_service(name, "variant", stable)
-    route_usable(ctx)
-    routes_idle(ctx)
-    cleanup(ctx, keep={stable})
-    ready = ctx.observed.ready(stable)
+    keep = {stable}
     if message is None and phase == "Healthy":
         message = f"{stable} serves all traffic"
+    serving, message = drain.hold(ctx, message)
+    if serving is None:
+        for role in service_roles(ctx):
+            ctx.point(role, stable)
+        for name in naming.variant_services(ctx.inp.name):
+            if name in ctx.observed.services:  # left from an A/B test: follows stable, as a canary Service does
+                ctx.point_service(name, "variant", stable)
+        route_usable(ctx)
+        routes_idle(ctx)
+    else:
+        # A rollback waiting for stable capacity: the rolled-back version keeps its pods and share.
+        route_usable(ctx)
+        keep.add(serving)
+    cleanup(ctx, keep=keep)
+    ready = ctx.observed.ready(stable)
     ctx.report(phase, message)
     ctx.status.observed_generation = ctx.inp.generation
     full = ready >= replicas
@@ -40,6 +47,10 @@ def steady(ctx: Pass, phase: Phase, message: str | None = None) -> None:
     ctx.condition(reasons.PAUSED, False, reasons.NOT_PAUSED, "")
     if phase == "Healthy":
         ctx.condition(reasons.COMPLETED, True, reasons.ROLLOUT_COMPLETED, f"{stable} is stable")
+    elif ctx.spec.target_version != stable:
+        # Not "in progress" beside Progressing=False: say why the target is not serving.
+        why = reasons.ROLLED_BACK if phase == "RolledBack" else reasons.EMERGENCY_STOP
+        ctx.condition(reasons.COMPLETED, False, why, f"{ctx.spec.target_version} does not serve; {stable} does")
     if not full:
         ctx.wait()
 

@@ -265,7 +265,11 @@ async def model_version_event(
                 resource_version=body.get("metadata", {}).get("resourceVersion"),
             )
         )
-    if STATE.registry is not None and relevance.rollouts and not is_echo("ModelVersion", event, namespace, name):
+    if STATE.registry is not None and relevance.rollouts:
+        # Our own write wakes only the other Rollouts of the model: the pass that wrote it already
+        # saw it, but another Rollout sharing the version must hear a verdict on it (a rejection).
+        writer = status.rollout if status is not None and is_echo("ModelVersion", event, namespace, name) else None
         rollouts: kopf.Index[tuple[str, str], str] = kwargs[ROLLOUTS_BY_MODEL]
         for rollout in list(rollouts.get((namespace, spec.model), [])):
-            STATE.registry.wake_existing(namespace, rollout)
+            if rollout != writer:
+                STATE.registry.wake_existing(namespace, rollout)

@@ -56,6 +56,7 @@ from modelrollout.core.ownership import ownership_conflicts
 from modelrollout.core.pod_policy import pod_policy_violations, versions_to_deploy
 from modelrollout.core.retention import archived_targets
 from modelrollout.core.scope import analysis_scope
+from modelrollout.core.shared import validation_view
 
 log = logging.getLogger(__name__)
 
@@ -152,17 +153,6 @@ def observe(
     )
 
 
-def versions_for_validation(versions: Mapping[str, ModelVersion], rollout: str) -> dict[str, ModelVersion]:
-    """A version this Rollout itself rejected is handled by the core (retry, spec change), not as invalid."""
-    view: dict[str, ModelVersion] = {}
-    for name, version in versions.items():
-        status = version.status
-        if status is not None and status.stage == "rejected" and status.rollout == rollout:
-            version = version.model_copy(update={"status": status.model_copy(update={"stage": "candidate"})})
-        view[name] = version
-    return view
-
-
 def reconcile_rollout(
     reader: KubeReader,
     kube: KubeWriter,
@@ -199,7 +189,9 @@ def reconcile_rollout(
     route = routes.observe(raw) if routes is not None else None
     observed = observe(reader, namespace, name, spec, versions, route)
     invalid = tuple(
-        validate_rollout(spec, versions_for_validation(versions, name), namespace)
+        validate_rollout(
+            spec, validation_view(versions, name, (status.stable_version, status.candidate_version)), namespace
+        )
         + connection_problems(spec, settings, namespace)
         + subscription_problems(spec, settings, namespace)
         + pod_policy_violations(spec, versions, settings.pod_policy)
