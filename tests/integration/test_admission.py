@@ -90,6 +90,7 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
         "rollout-canary-userhash.yaml",
         "rollout-bluegreen.yaml",
         "rollout-abtest.yaml",
+        "rollout-abtest-userhash.yaml",
     ):
         example = _example(name)
         assert rollouts[example["metadata"]["name"]].spec == Rollout.model_validate(example).spec

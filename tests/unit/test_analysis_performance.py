@@ -82,3 +82,22 @@ def test_versions_without_requests_or_with_nan_figures_keep_their_last_figures()
 def test_prerelease_versions_are_matched_by_their_label() -> None:
     result = fold_performance(samples("3.0.0-rc.1", requests=5), VERSIONS, "support-agent", "5m", NOW)
     assert set(result) == {"sa-3-0-0-rc-1"}
+
+
+def test_figures_that_barely_moved_are_not_written_again_until_they_age() -> None:
+    from datetime import timedelta
+
+    from modelrollout.analysis.performance import worth_writing
+    from modelrollout.api.common import format_time
+    from modelrollout.api.modelversion import Performance
+
+    held = Performance(requests=72_000, error_rate=0.0100, window="1h", observed_at=format_time(NOW))
+    later = NOW + timedelta(seconds=60)
+    steady = Performance(requests=72_300, error_rate=0.0101, window="1h", observed_at=format_time(later))
+    assert not worth_writing(held, steady, 60, later)
+    assert worth_writing(None, steady, 60, later)
+    assert worth_writing(held, steady.model_copy(update={"error_rate": 0.02}), 60, later)
+    assert worth_writing(held, steady.model_copy(update={"latency_p95_ms": 120.0}), 60, later)
+    assert worth_writing(held, steady.model_copy(update={"window": "2h"}), 60, later)
+    # observedAt may not grow older than ten intervals
+    assert worth_writing(held, steady, 60, NOW + timedelta(seconds=600))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from modelrollout.analysis.templates import check_label_value, prometheus_duration
-from modelrollout.api.common import format_time, version_slug
+from modelrollout.api.common import format_time, parse_time, version_slug
 from modelrollout.api.modelversion import ModelVersion, Performance
 
 # Figure label value -> PromQL over the selector `{sel}` and the window `{w}`.
@@ -106,3 +106,36 @@ def fold_performance(
             observed_at=format_time(now),
         )
     return result
+
+
+# Figures that moved less than this (relative) are not written again: at steady traffic every
+# refresh would otherwise patch every serving version (a write and a watch event each).
+MATERIAL_CHANGE = 0.01
+# ...but observedAt is never older than this many refresh intervals.
+MAX_AGE_INTERVALS = 10
+
+COMPARED_FIGURES = (
+    "requests",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "quality_score",
+    "quality_samples",
+    "cost_per_request",
+    "tokens_per_request",
+)
+
+
+def worth_writing(current: Performance | None, new: Performance, interval_seconds: float, now: datetime) -> bool:
+    """Whether `new` says something `current` (what status holds) does not, or `current` is stale."""
+    if current is None or current.observed_at is None or current.window != new.window:
+        return True
+    if (now - parse_time(current.observed_at)).total_seconds() >= MAX_AGE_INTERVALS * interval_seconds:
+        return True
+    for name in COMPARED_FIGURES:
+        old, fresh = getattr(current, name), getattr(new, name)
+        if (old is None) != (fresh is None):
+            return True
+        if old is not None and fresh is not None and not math.isclose(old, fresh, rel_tol=MATERIAL_CHANGE):
+            return True
+    return False

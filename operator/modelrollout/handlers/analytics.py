@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from modelrollout.adapters.kube import KubeGateway
 from modelrollout.adapters.performance import query_samples
-from modelrollout.analysis.performance import fold_performance, performance_query
+from modelrollout.analysis.performance import fold_performance, performance_query, worth_writing
 from modelrollout.analysis.templates import AnalysisConfigError
 from modelrollout.api.common import parse_duration
 from modelrollout.api.rollout import PrometheusSpec, RolloutSpec
@@ -90,6 +90,7 @@ class PerformanceRefresher:
             return 0
         versions = read_model_versions(self.kube, namespace)
         window = self.settings.window
+        interval = parse_duration(self.settings.interval)
         queries = 0
         for (model, _), (prometheus, rollouts) in sorted(groups.items(), key=lambda item: str(item[0])):
             try:
@@ -104,6 +105,10 @@ class PerformanceRefresher:
                 continue
             now = self.clock()
             for name, performance in fold_performance(samples, versions, model, window, now).items():
+                version = versions.get(name)
+                held = version.status.performance if version is not None and version.status else None
+                if not worth_writing(held, performance, interval, now):
+                    continue
                 body = performance.model_dump(by_alias=True, exclude_none=True, mode="json")
                 self.kube.patch_model_version_status(namespace, name, {"performance": body})
         return queries
