@@ -157,6 +157,6 @@ def test_examples_are_semantically_valid() -> None:
     for version in versions.values():
         assert validate_model_version(version.spec) == []
     rollouts = [Rollout.model_validate(document) for document in documents if document["kind"] == "Rollout"]
-    assert len(rollouts) == 5
+    assert len(rollouts) == 6
     for rollout in rollouts:
         assert validate_rollout(rollout.spec, versions, "default") == [], rollout.metadata["name"]
