@@ -263,6 +263,10 @@ def reconcile_rollout(
         waits.append(0.0)
     if next_measurement is not None:
         waits.append(max(next_measurement, 0.2))
+    if analyzer is not None and scope != analysis_scope(spec, decision.status, observed):
+        # This pass started (or moved) what analysis looks at, e.g. a shadow step's mirror is now
+        # in place: the next pass measures at once instead of waiting for the step's own timer.
+        waits.append(0.0)
     return min(waits)
 
 
