@@ -104,7 +104,7 @@ def test_examples_are_created_and_read_back(crds: LocalCluster, namespace: str) 
     header = crds.kubectl("get", "mv", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "MODEL", "VERSION", "STAGE", "ERRORS", "P95-MS", "QUALITY", "AGE"]
     listed = crds.kubectl("get", "modelrollout", "-n", namespace, "-o", "name").stdout.split()
-    assert len(listed) == 7, "the modelrollout category lists both kinds"
+    assert len(listed) == 8, "the modelrollout category lists both kinds"
 
 
 def test_kubectl_explain_shows_the_model_descriptions(crds: LocalCluster) -> None:

@@ -121,7 +121,9 @@ def assert_rolled_back(kube: Cluster, rollout: str, reason: str) -> dict[str, An
     assert status["history"][-1]["version"] == candidate
     assert status["history"][-1]["outcome"] == "RolledBack"
     assert re.search(reason, status["history"][-1]["reason"]), status["history"][-1]
-    assert kube.selected_version(rollout) == STABLE
+    # Traffic leaves the candidate once the stable side's ready pods can carry it (rollbackPolicy):
+    # the phase says RolledBack from the decision on, the Service follows the stable pods' readiness.
+    wait_selected(kube, rollout, STABLE, "stable Service back on the stable version")
     assert kube.model_version_status(candidate)["stage"] == "rejected"
     assert re.search(reason, kube.model_version_status(candidate)["history"][-1]["reason"])
     assert kube.model_version_status(stable)["stage"] == "production"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rollouts import Cluster, canary_rollout, model_version
 
 from modelrollout.devenv.operator import OperatorProcess
@@ -23,8 +25,10 @@ def test_hand_edits_of_services_and_deployments_are_undone_on_their_watch_event(
 
     # A selector pointing at a version with no pods would be an outage until restored.
     outage = {"spec": {"selector": {"modelrollout.io/version": "9.9.9"}}}
+    edited = time.monotonic()
     kube.core.patch_namespaced_service("sa", kube.namespace, outage)
     kube.wait(lambda: kube.selector("sa") == wanted or None, "selector restored", timeout=RESTORED_WITHIN)
+    print(f"hand-edited selector restored {time.monotonic() - edited:.2f}s after the edit (figure, not asserted)")
 
     kube.core.delete_namespaced_service("sa-canary", kube.namespace)
     kube.wait(lambda: kube.selector("sa-canary") == wanted or None, "Service recreated", timeout=RESTORED_WITHIN)
