@@ -314,7 +314,12 @@ def run(n: int, namespaces: int, interval: str, timeout: float, idle: float) -> 
     registry.register(counters)
     port = free_port()
     start_http_server(port, addr="127.0.0.1", registry=registry)
-    with LocalCluster(work / "cluster") as cluster, LocalPrometheus(work / "prometheus", scrape_interval="2s") as prom:
+    # A kwok node takes 250 pods; during a canary both versions of every Rollout run.
+    nodes = 1 + (2 * n) // 200
+    with (
+        LocalCluster(work / "cluster", nodes=nodes) as cluster,
+        LocalPrometheus(work / "prometheus", scrape_interval="2s") as prom,
+    ):
         cluster.kubectl("apply", "--server-side", "--field-manager=bench", "-f", str(ROOT / "crds"))
         cluster.wait_crds_established(*(resource.name for resource in RESOURCES))
         prom.add_target(f"127.0.0.1:{port}", {})

@@ -109,18 +109,17 @@ def fold_performance(
 
 
 # Figures that moved less than this (relative) are not written again: at steady traffic every
-# refresh would otherwise patch every serving version (a write and a watch event each).
-MATERIAL_CHANGE = 0.01
-# ...but observedAt is never older than this many refresh intervals.
+# refresh would otherwise patch every serving version (a write and a watch event each). Sample
+# sizes are left out of the comparison: in a window still filling they grow at every refresh.
+MATERIAL_CHANGE = 0.05
+# ...but observedAt (and the sample sizes) are never older than this many refresh intervals.
 MAX_AGE_INTERVALS = 10
 
 COMPARED_FIGURES = (
-    "requests",
     "error_rate",
     "latency_p50_ms",
     "latency_p95_ms",
     "quality_score",
-    "quality_samples",
     "cost_per_request",
     "tokens_per_request",
 )
